@@ -1,0 +1,86 @@
+"""One in-memory cache for every loaded model and tokenizer.
+
+Each key loads once, however many requests ask for it at the same moment: the first caller loads,
+the others wait for it. When the loaded entries outgrow the memory budget (PLAYGROUND_MEMORY_MB,
+default 8192) the least recently used ones are dropped.
+
+    >>> cache = ModelCache(budget_bytes=100)
+    >>> cache.get("a", lambda: ("value", 60))
+    'value'
+    >>> cache.get("b", lambda: ("other", 60))   # 120 > 100: "a" is evicted
+    'other'
+    >>> cache.keys()
+    ['b']
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable
+
+Loader = Callable[[], tuple[Any, int]]  # returns (value, size in bytes)
+
+
+def budget_from_env() -> int:
+    raw = os.environ.get("PLAYGROUND_MEMORY_MB", "8192")
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise ValueError(f"PLAYGROUND_MEMORY_MB={raw!r} is not a number of megabytes; try 8192.") from None
+    if megabytes <= 0:
+        raise ValueError(f"PLAYGROUND_MEMORY_MB={raw!r} must be positive; try 8192.")
+    return int(megabytes * 2**20)
+
+
+class ModelCache:
+    def __init__(self, budget_bytes: int | None = None):
+        self.budget_bytes = budget_bytes if budget_bytes is not None else budget_from_env()
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._loading: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a loader actually ran, for tests and the status line
+
+    def get(self, key: Hashable, load: Loader) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key][0]
+            value, size = load()
+            with self._lock:
+                self.loads += 1
+                self._entries[key] = (value, size)
+                self._evict(keep=key)
+                self._loading.pop(key, None)
+            return value
+
+    def _evict(self, keep: Hashable) -> None:
+        total = sum(size for _, size in self._entries.values())
+        for key in list(self._entries):
+            if total <= self.budget_bytes:
+                break
+            if key == keep:
+                continue
+            total -= self._entries.pop(key)[1]
+
+    def keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._entries)
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._entries.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+CACHE = ModelCache()

