@@ -823,7 +823,7 @@ def forward_diffusion(loaded: LoadedPipeline, image: Any, timesteps: list[int], 
     if preview not in PREVIEWS:
         raise ValueError(f"unknown preview decoder {preview!r}: choose one of {', '.join(PREVIEWS)}.")
     size = loaded.native_size
-    resized = np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    resized = np.array(Image.fromarray(array).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
     pipe = loaded.pipe
     decode = _previewer(loaded, preview)
     scheduler = make_scheduler(loaded, "DDPM")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def build_tiny_pipeline(folder: Path, *, own_text_encoder: bool = False, lcm: bool = False, width: int = 32,
-                        sample_size: int = 16, seed: int = 0, max_length: int = 16) -> Path:
+                        sample_size: int = 16, seed: int = 0, max_length: int = 16, taesd: bool = False) -> Path:
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import AutoTokenizer, BertConfig, BertModel
@@ -45,4 +45,10 @@ def build_tiny_pipeline(folder: Path, *, own_text_encoder: bool = False, lcm: bo
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
+    if taesd:  # a random tiny decoder in the taesd/ subfolder, where load_taesd looks first
+        from diffusers import AutoencoderTiny
+
+        AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
+                        num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1),
+                        latent_channels=4).save_pretrained(Path(folder) / "taesd")
     return Path(folder)
