@@ -18,8 +18,9 @@ import gradio as gr
 import numpy as np
 
 from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, PREVIEWS, SCHEDULERS, DenoiseSettings, Denoised,
-                                  DenoisingStep, attention_overlay, export_gif, export_grid_png, filmstrip,
-                                  forward_diffusion, generate, grid_image, load_pipeline, noise_schedule, denoise)
+                                  DenoisingStep, attention_overlay, denoise, export_gif, export_grid_png, filmstrip,
+                                  forward_diffusion, generate, grid_image, linear_preview, load_image, load_pipeline,
+                                  noise_schedule)
 from tabs.common import escape, friendly_errors, progress_callback
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
@@ -104,7 +105,7 @@ def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, s
         prompt=prompt or "", negative_prompt=negative_prompt or "", steps=whole(steps, "steps"),
         guidance_scale=float(guidance_scale) if guidance_scale is not None else 7.5,
         seed=whole(seed, "seed") if seed is not None else 0, scheduler=scheduler,
-        height=whole(size, "image size"), width=whole(size, "image size"), preview=preview,
+        height=whole(size, "image size") or None, width=whole(size, "image size") or None, preview=preview,
         preview_every=whole(every, "preview every") or 1, show_noise=bool(show_noise),
         guidance_step=None if guidance_step is None else whole(guidance_step, "guidance step") - 1,
         attention_step=None if attention_step is None else whole(attention_step, "attention step") - 1)
@@ -145,7 +146,7 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
         step = _record(item)
         record["steps"].append(step)
         yield _outputs(
-            x_t=item.x_t, x0=item.x0, noise=item.noise,
+            x_t=_big(item.x_t), x0=_big(item.x0), noise=_big(item.noise),
             status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
                    f"{item.preview_seconds * 1000:.0f} ms preview ({settings.preview})",
             plot=schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index),
@@ -155,7 +156,8 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
     yield _outputs(
         final=item.image, previews=gallery, timesteps=item.timesteps, state=record,
         status=f"Done: {len(item.timesteps)} steps of {escape(settings.scheduler)} in {item.seconds:.2f} s "
-               f"(text encoder: {escape(loaded.text_encoder_note)}). Scrub or play the steps below.",
+               f"(text encoder: {escape(loaded.text_encoder_note)}). {_preview_note(loaded, settings.preview)}"
+               "Scrub or play the steps below.",
         guidance=_guidance_items(record.get("guidance")),
         attention=_attention_items(record.get("attention"), item.image),
         attention_note=_attention_note(record.get("attention"), item.tokens, settings.attention_step))
@@ -170,6 +172,16 @@ def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed
     steps_out, result = generate(loaded, settings)
     gallery = [(step.x0, f"step {step.index + 1}: t = {step.timestep:g}") for step in steps_out]
     return result.image, gallery, result.timesteps
+
+
+def _preview_note(loaded, preview: str) -> str:
+    if preview != "linear":
+        return ""
+    linear = linear_preview(loaded)
+    if linear.r2 is None:
+        return f"Linear preview: {linear.source}. "
+    return (f"Linear preview: {linear.source} against this VAE, explaining {100 * linear.r2:.0f}% of its "
+            "pixel variance. ")
 
 
 def _guidance_items(guidance) -> list:
@@ -203,6 +215,10 @@ def _attention_note(attention, tokens, requested) -> str:
                    "Each map is scaled to its own maximum.</p>")
 
 
+def _big(image):
+    return None if image is None else scaled(image)
+
+
 def show_step(position, record):
     """The scrubber: show the previews of the chosen recorded step."""
     if not record or not record.get("steps"):
@@ -210,7 +226,7 @@ def show_step(position, record):
     index = min(max(int(position or 1), 1), len(record["steps"])) - 1
     step = record["steps"][index]
     figure = schedule_figure(record["timesteps"], record["sigmas"], record["alpha_bars"], step["index"])
-    return step["x_t"], step["x0"], step["noise"], step_caption(step), figure
+    return _big(step["x_t"]), _big(step["x0"]), _big(step["noise"]), step_caption(step), figure
 
 
 def play(record):
@@ -276,12 +292,13 @@ def noise_image_forward(upload, example, timesteps_text, seed, model, preview, p
     source = upload if upload else (EXAMPLE_IMAGES / example if example else None)
     if source is None:
         raise ValueError("pick an example image or upload one.")
+    image = load_image(source)  # before loading a model: a bad upload is refused at once
     try:
         timesteps = [int(part) for part in str(timesteps_text).replace(";", ",").split(",") if part.strip()]
     except ValueError:
         raise ValueError(f"timesteps must be whole numbers such as 0, 250, 500, 999; got {timesteps_text!r}.") from None
     loaded = load_pipeline(model, progress_callback(progress))
-    result = forward_diffusion(loaded, source, timesteps, int(seed or 0), preview)
+    result = forward_diffusion(loaded, image, timesteps, int(seed or 0), preview)
     items = [(scaled(result.original), "x0: the image"), (scaled(result.reconstruction), "VAE round trip (t = 0)")]
     items += [(scaled(image), f"t = {t}: alpha-bar = {a:.3f}")
               for t, image, a in zip(result.timesteps, result.images, result.alpha_bars)]
@@ -329,8 +346,8 @@ def build() -> None:
         steps = gr.Number(20, label="Steps", precision=0, elem_id="diff-steps", info="1 to 1000")
         guidance = gr.Number(7.5, label="Guidance scale", elem_id="diff-guidance", info="0 to 30; 1 = off")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="diff-seed")
-        size = gr.Number(None, label="Image size (pixels)", precision=0, elem_id="diff-size",
-                         info="Empty: the model's own size")
+        size = gr.Number(0, label="Image size (pixels)", precision=0, elem_id="diff-size",
+                         info="0: the model's own size")
     with gr.Accordion("Previews, guidance and attention", open=False):
         with gr.Row():
             preview = gr.Radio(list(PREVIEWS), value="linear", label="Preview decoder", elem_id="diff-preview",
