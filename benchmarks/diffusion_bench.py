@@ -31,9 +31,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scheduler", default="DDIM")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 avoids thrashing)")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from diffusers import StableDiffusionPipeline
 
     from playground import diffusion as D
@@ -41,8 +45,10 @@ def main() -> None:
 
     model = args.model
     if model is None:
-        model = str(build_tiny_pipeline(Path(tempfile.mkdtemp()) / "bench-sd", width=64, sample_size=32))
-        print("model: random pipeline, U-Net channels (64, 128), 32 x 32 latents, 64 x 64 images")
+        model = str(build_tiny_pipeline(Path(tempfile.mkdtemp()) / "bench-sd", width=64, sample_size=32,
+                                            vae_width=64))
+        print("model: random pipeline, U-Net channels (64, 128), VAE channels (64, 128), 32 x 32 latents, "
+              "64 x 64 images")
     loaded = D.load_pipeline(model)
     print(f"device: {loaded.device}, dtype: {loaded.dtype}, torch threads: {torch.get_num_threads()}, "
           f"steps: {args.steps}, scheduler: {args.scheduler}, guidance 7.5 (two U-Net passes per step)")
@@ -65,8 +71,12 @@ def main() -> None:
         pipe.image_processor.postprocess(image, output_type="np")
         return {}
 
+    inside: dict[str, list[float]] = {}
+
     def ours(**change):
-        D.generate(loaded, D.DenoiseSettings(**{**base.__dict__, **change}))
+        steps, _ = D.generate(loaded, D.DenoiseSettings(**{**base.__dict__, **change}))
+        key = change.get("preview", "none") if change.get("preview_every") == 1 else "none"
+        inside.setdefault(key, []).append(sum(s.preview_seconds for s in steps) / sum(s.seconds for s in steps))
 
     D.linear_preview(loaded)  # the fit is made once per model; not part of the per-step cost
     rows = {
@@ -94,6 +104,9 @@ def main() -> None:
     for name, value in medians.items():
         print(f"{name:28s} {value:9.2f} {value / plain:13.2f}x {value / medians['diffusers pipeline']:12.2f}x")
     print(f"\nlinear preview overhead: {100 * (medians['ours, linear every step'] / plain - 1):+.1f}% (goal: at most +10%)")
+    for key in ("linear", "vae"):
+        print(f"{key} previews timed inside the loop: {100 * statistics.median(inside[key]):.2f}% of the U-Net + "
+              "scheduler time (x_t and x0 previewed every step)")
     print(f"linear previews vs a VAE-decoding callback: "
           f"{medians['ours, linear every step'] / medians['diffusers + VAE callback']:.2f}x the time")
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 
 def build_tiny_pipeline(folder: Path, *, own_text_encoder: bool = False, lcm: bool = False, width: int = 32,
-                        sample_size: int = 16, seed: int = 0, max_length: int = 16, taesd: bool = False) -> Path:
+                        sample_size: int = 16, seed: int = 0, max_length: int = 16, taesd: bool = False,
+                        vae_width: int = 16) -> Path:
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import AutoTokenizer, BertConfig, BertModel
@@ -32,7 +33,7 @@ def build_tiny_pipeline(folder: Path, *, own_text_encoder: bool = False, lcm: bo
         norm_num_groups=8, time_cond_proj_dim=32 if lcm else None,
     )
     vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), latent_channels=4,
+                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(vae_width, vae_width * 2), latent_channels=4,
                         norm_num_groups=8, sample_size=sample_size * 2)
     scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1)
