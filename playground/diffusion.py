@@ -691,8 +691,10 @@ def _previewer(loaded: LoadedPipeline, kind: str) -> Callable[[Any], np.ndarray]
 
 def _to_uint8(image) -> np.ndarray:
     """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+    import torch
+
     image = ((image[0].float() / 2 + 0.5).clamp(0, 1) * 255).round()
-    return image.permute(1, 2, 0).to("cpu", dtype=__import__("torch").uint8).numpy()
+    return image.permute(1, 2, 0).to("cpu", dtype=torch.uint8).numpy()
 
 
 def linear_preview(loaded: LoadedPipeline) -> LinearPreview:

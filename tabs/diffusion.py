@@ -26,6 +26,7 @@ from tabs.common import escape, friendly_errors, progress_callback
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
 DISPLAY_SIDE = 256        # small models make tiny images: exports are scaled up to about this many pixels
 SCHEDULER_NAMES = list(SCHEDULERS)
+PLOT_EVERY_SECONDS = 0.5
 PROMPT = "a small red circle above a large blue square on a white background"
 
 
@@ -126,14 +127,17 @@ def _outputs(**values) -> tuple:
 
 @friendly_errors
 def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
-        guidance_step, attention_step, progress=gr.Progress(track_tqdm=True)):
+        guidance_step, attention_step, attention_resolution=0, progress=gr.Progress(track_tqdm=True)):
     """Stream the denoising loop: one preview per step, then the final image and the panels."""
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview,
                          every, show_noise, guidance_step, attention_step)
+    if attention_resolution:
+        settings = DenoiseSettings(**{**settings.__dict__, "attention_resolution": int(attention_resolution)})
     loaded = load_pipeline(model, progress_callback(progress))
     record: dict = {"steps": [], "final": None}
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
     record.update(timesteps=schedule.timesteps, sigmas=schedule.sigmas, alpha_bars=schedule.alpha_bars)
+    plotted = 0.0
     for item in denoise(loaded, settings):
         if isinstance(item, Denoised):
             break
@@ -145,12 +149,16 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
             continue
         step = _record(item)
         record["steps"].append(step)
-        yield _outputs(
+        values = dict(
             x_t=_big(item.x_t), x0=_big(item.x0), noise=_big(item.noise),
             status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
                    f"{item.preview_seconds * 1000:.0f} ms preview ({settings.preview})",
-            plot=schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index),
             scrubber=gr.update(maximum=max(2, len(record["steps"])), value=len(record["steps"])))
+        if time.monotonic() - plotted > PLOT_EVERY_SECONDS or item.index == item.total - 1:
+            # redrawing Plotly on every step would keep a slow browser busy; the marker moves about twice a second
+            values["plot"] = schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index)
+            plotted = time.monotonic()
+        yield _outputs(**values)
     record["final"] = item.image
     gallery = [(step["x0"], f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
     yield _outputs(
@@ -358,6 +366,9 @@ def build() -> None:
         with gr.Row():
             guidance_step = gr.Number(5, label="Explain guidance at step", precision=0, elem_id="diff-guidance-step")
             attention_step = gr.Number(10, label="Cross-attention at step", precision=0, elem_id="diff-attention-step")
+            attention_resolution = gr.Number(0, label="Attention level (latent cells per side)", precision=0,
+                                             elem_id="diff-attention-resolution",
+                                             info="0: the level with the most cross-attention layers")
     with gr.Row():
         run_button = gr.Button("Denoise", variant="primary", elem_id="diff-run")
         stop_button = gr.Button("Stop", variant="stop", elem_id="diff-stop")
@@ -417,7 +428,7 @@ def build() -> None:
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
     run_event = run_button.click(
-        run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step],
+        run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
         [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot, scrubber,
          guidance_gallery, attention_gallery, attention_html], api_visibility="private")
     api_button.click(denoise_api, loop_inputs, [final_image, previews, timesteps_json], api_name="denoise")

@@ -3,6 +3,8 @@ gradio_client, with a tiny random pipeline folder passed by path (tiny-shapes-sd
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.tiny_diffusion import build_tiny_pipeline
@@ -53,13 +55,29 @@ def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, p
     assert any(link.endswith("filmstrip-guidance.gif") for link in links)
 
 
-def test_bad_input_gives_a_clear_message_and_the_app_stays_up(page, pipeline_folder):
+def test_bad_input_stop_and_forward_diffusion(page, pipeline_folder):
     open_tab(page, pipeline_folder, steps="0")
     page.click("#diff-run")
     page.get_by_text("steps = 0 is out of range").first.wait_for(timeout=60_000)
+
+    page.locator("#diff-steps input").fill("200")
+    page.click("#diff-run")
+    page.get_by_text(re.compile(r"Step \d+ of 200")).wait_for(timeout=120_000)
+    page.click("#diff-stop")
+    page.wait_for_timeout(3000)
+    status = page.inner_text("#diff-status")
+    assert "Done" not in status and "of 200" in status
+    page.wait_for_timeout(2000)
+    assert page.inner_text("#diff-status") == status  # nothing streams after Stop
+
     page.locator("#diff-steps input").fill("2")
     page.click("#diff-run")
     page.get_by_text("Done: 2 steps").wait_for(timeout=120_000)
+
+    page.get_by_text("Forward diffusion: noising an image").click()
+    page.click("#diff-fwd-run")
+    page.wait_for_selector("#diff-fwd-gallery img", timeout=60_000)
+    assert page.locator("#diff-fwd-gallery img").count() == 8  # the image, its VAE round trip, six timesteps
 
 
 def test_tiny_shapes_sd_says_it_is_not_trained_yet(page):
