@@ -12,11 +12,11 @@ token focus, the overview) is numpy work on that one result, so switching layer 
     >>> result.kv_head_of                    # grouped-query attention: 9 query heads share 3 kv heads
     [0, 0, 0, 1, 1, 1, 2, 2, 2]
     >>> stats = head_stats(result.weights, causal=True)
-    >>> stats.kinds[0][0]                    # e.g. "previous-token head" or "first-token (sink) head"
-    'first-token (sink) head'
+    >>> stats.kinds[0][0]                    # or "previous-token head", "first-token (sink) head", ...
+    'broad (averaging) head'
     >>> lens = logit_lens(result)            # decoders only: top next tokens after every layer
     >>> lens.tokens[-1][-1][0]               # the last layer, last position: the model's own prediction
-    ' The'
+    '\n'
 """
 
 from __future__ import annotations

@@ -51,10 +51,16 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 # Formatting
 
 
+def visible(text: str) -> str:
+    """Whitespace-only tokens shown as symbols, so a blank cell still says what it is."""
+    text = text.replace("\n", "↵").replace("\t", "⇥")
+    return text.replace(" ", "␣") if not text.strip() else text
+
+
 def plotly_text(text: str) -> str:
     """Token text for Plotly labels: Plotly reads a small HTML subset, so < > & are escaped, and line
     breaks and tabs made visible."""
-    return escape(text).replace("&#x27;", "'").replace("&quot;", '"').replace("\n", "↵").replace("\t", "⇥")
+    return escape(visible(text)).replace("&#x27;", "'").replace("&quot;", '"')
 
 
 def axis_labels(result: AttentionResult) -> list[str]:
@@ -141,7 +147,7 @@ def summary_html(result: AttentionResult) -> str:
         "encoder: bidirectional, every token sees every token"
     gqa = (f", {result.num_kv_heads} key/value heads (grouped-query attention)"
            if result.num_kv_heads < result.num_heads else "")
-    tokens = " ".join(f'<span class="pg-chip pg-c{i % 6}" title="position {i}">{escape(token)}</span>'
+    tokens = " ".join(f'<span class="pg-chip pg-c{i % 6}" title="position {i}">{escape(visible(token))}</span>'
                       for i, token in enumerate(result.tokens[:400]))
     more = f" … and {result.num_tokens - 400} more" if result.num_tokens > 400 else ""
     return (f'<div class="pg-panel" id="att-summary-panel"><div class="pg-panel-title">{escape(result.model)} '
@@ -240,15 +246,15 @@ def lens_html(result: AttentionResult, start: int, progress) -> str:
     lens = logit_lens(result, top_k=3, progress=progress)
     start = max(0, min(int(start or 0), result.num_tokens - 1))
     stop = min(result.num_tokens, start + LENS_COLUMNS)
-    head = "".join(f'<th title="position {p}">{p}<br>{escape(result.tokens[p])}</th>' for p in range(start, stop))
+    head = "".join(f'<th title="position {p}">{p}<br>{escape(visible(result.tokens[p]))}</th>' for p in range(start, stop))
     body = []
     for layer in range(result.num_layers):
         cells = []
         for p in range(start, stop):
-            tops = " · ".join(f"{escape(t)} {q:.0%}" for t, q in zip(lens.tokens[layer][p], lens.probs[layer, p]))
+            tops = " · ".join(f"{escape(visible(t))} {q:.0%}" for t, q in zip(lens.tokens[layer][p], lens.probs[layer, p]))
             best = lens.probs[layer, p, 0]
             shade = f"rgba(31,111,235,{0.1 + 0.8 * float(best):.2f})"
-            cells.append(f'<td title="{tops}" style="background:{shade}">{escape(lens.tokens[layer][p][0])}'
+            cells.append(f'<td title="{tops}" style="background:{shade}">{escape(visible(lens.tokens[layer][p][0]))}'
                          f"<br><small>{best:.0%}</small></td>")
         body.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
     note = (f"Positions {start}–{stop - 1} of {result.num_tokens} (at most {LENS_COLUMNS} at a time; move the start to "
@@ -463,7 +469,7 @@ def build() -> None:
     run.click(analyze, [text, model, layer, head, kind], outputs, api_name=False)
     text.submit(analyze, [text, model, layer, head, kind], outputs, api_name=False)
     for control in (layer, head):
-        control.release(show_head, [text, model, layer, head, kind], heatmap, api_name=False,
+        control.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False,
                         trigger_mode="always_last", show_progress="hidden")
     kind.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False)
     overview_map.select(pick_from_overview, [text, model, kind], [layer, head, heatmap, kind], api_name=False)

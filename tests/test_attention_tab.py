@@ -83,6 +83,12 @@ def test_attention_tab_end_to_end(page, app_url):
     page.wait_for_function("document.querySelector('#att-heatmap').innerText.includes('layer 2, head 5')",
                            timeout=30_000)
 
+    layer_box = page.locator("#att-layer input[type=number]")
+    layer_box.fill("4")
+    layer_box.press("Enter")
+    page.wait_for_function("document.querySelector('#att-heatmap').innerText.includes('layer 4, head 5')",
+                           timeout=30_000)
+
     # Switching layer and head redraws from the cached run: the API answers with the model's own weights.
     api = page.evaluate("""async (text) => {
         const r = await fetch('gradio_api/call/attention', {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -117,6 +123,13 @@ def test_attention_tab_end_to_end(page, app_url):
     frame = page.frame_locator("#att-bertviz-frame")
     frame.locator("svg").first.wait_for(timeout=60_000)
     assert not [url for url in blocked if "cdnjs" in url], blocked
+
+    # Exports: JSON of the weights shown, and PNG/SVG when Kaleido finds a Chromium.
+    page.get_by_text("Export", exact=True).first.click()
+    page.locator("#att-export").click()
+    page.locator("#att-export-note .pg-note").wait_for(timeout=90_000)
+    names = page.locator("#att-export-files").inner_text().replace("\n", "")
+    assert "attention-L4-H5-weights.json" in names
 
     # Errors are messages, not tracebacks: an out-of-range layer through the API.
     time.sleep(0.2)
