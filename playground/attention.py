@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,9 +81,10 @@ class HeadStats:
 
 @dataclass(frozen=True)
 class LogitLens:
-    tokens: list[list[list[str]]]   # (n_layers, T, k) top next tokens read from each layer's output
-    token_ids: np.ndarray           # (n_layers, T, k)
-    probs: np.ndarray               # (n_layers, T, k) their softmax probabilities
+    positions: list[int]            # (P,) the input positions read
+    tokens: list[list[list[str]]]   # (n_layers, P, k) top next tokens read from each layer's output
+    token_ids: np.ndarray           # (n_layers, P, k)
+    probs: np.ndarray               # (n_layers, P, k) their softmax probabilities
 
 
 @dataclass(frozen=True)
@@ -353,21 +355,28 @@ def compare(text_a: str, text_b: str, model: str, layer: int, head: int, word: s
 
 # 3. The logit lens (decoders) -----------------------------------------------------------------
 
-def logit_lens(result: AttentionResult, top_k: int = 3, progress: Progress = _quiet) -> LogitLens:
-    """Top next-token predictions after every layer: each layer's output read through the model's
-    final norm and output head (nostalgebraist, 2020). Cached per result."""
+def logit_lens(result: AttentionResult, top_k: int = 3, start: int = 0, stop: int | None = None,
+               progress: Progress = _quiet) -> LogitLens:
+    """Top next-token predictions after every layer, for positions start..stop-1 (all by default):
+    each layer's output read through the model's final norm and output head (nostalgebraist, 2020).
+    Cached per result and window; a window keeps long inputs on big vocabularies quick."""
     if not result.causal or result.hidden_states is None:
         raise ValueError(f"{result.model} is an encoder: the logit lens reads next-token predictions, "
                          "which only decoders make; choose smollm2-135m-instruct or gemma-3-270m.")
-    key = ("lens", result.model, result.text, int(top_k))
-    return RESULTS.get(key, lambda: _lens_with_size(_compute_lens(result, int(top_k), progress)))
+    stop = result.num_tokens if stop is None else min(int(stop), result.num_tokens)
+    start = int(start)
+    if not 0 <= start < stop:
+        raise ValueError(f"logit lens positions {start} to {stop - 1} are out of range: the text has positions "
+                         f"0 to {result.num_tokens - 1}.")
+    key = ("lens", result.model, result.text, int(top_k), start, stop)
+    return RESULTS.get(key, lambda: _lens_with_size(_compute_lens(result, int(top_k), start, stop, progress)))
 
 
 def _lens_with_size(lens: LogitLens) -> tuple[LogitLens, int]:
     return lens, lens.token_ids.nbytes + lens.probs.nbytes + 64 * lens.token_ids.size
 
 
-def _compute_lens(result: AttentionResult, top_k: int, progress: Progress) -> LogitLens:
+def _compute_lens(result: AttentionResult, top_k: int, start: int, stop: int, progress: Progress) -> LogitLens:
     import torch
 
     loaded = load_model(result.model, progress, attn_implementation="eager")
@@ -376,12 +385,12 @@ def _compute_lens(result: AttentionResult, top_k: int, progress: Progress) -> Lo
     head = model.get_output_embeddings()
     cap = getattr(getattr(model.config, "text_config", None) or model.config, "final_logit_softcapping", None)
     n_layers = result.num_layers
-    ids = np.zeros((n_layers, result.num_tokens, top_k), dtype=np.int64)
-    probs = np.zeros((n_layers, result.num_tokens, top_k), dtype=np.float32)
+    ids = np.zeros((n_layers, stop - start, top_k), dtype=np.int64)
+    probs = np.zeros((n_layers, stop - start, top_k), dtype=np.float32)
     with torch.inference_mode():
         for layer in range(n_layers):
             progress(layer / n_layers, f"Logit lens: layer {layer + 1} of {n_layers}")
-            hidden = torch.from_numpy(result.hidden_states[layer + 1]).to(loaded.device, loaded.dtype)
+            hidden = torch.from_numpy(result.hidden_states[layer + 1, start:stop]).to(loaded.device, loaded.dtype)
             # transformers hands back the last hidden state already through the final norm.
             if layer < n_layers - 1:
                 hidden = norm(hidden)
@@ -393,7 +402,7 @@ def _compute_lens(result: AttentionResult, top_k: int, progress: Progress) -> Lo
             probs[layer] = top.values.cpu().numpy()
     texts = [[token_texts(loaded.tokenizer, list(map(int, row))) for row in layer_ids] for layer_ids in ids]
     progress(1.0, "Logit lens done")
-    return LogitLens(texts, ids, probs)
+    return LogitLens(list(range(start, stop)), texts, ids, probs)
 
 
 def _final_norm(model: Any):
@@ -459,9 +468,12 @@ def bertviz_window(result: AttentionResult, start: int, max_tokens: int | None =
     return BertvizWindow(start, min(result.num_tokens, start + max_tokens), list(range(result.num_layers)))
 
 
-def bertviz_document(result: AttentionResult, view: str, window: BertvizWindow, vendor_url: str) -> str:
+def bertviz_document(result: AttentionResult, view: str, window: BertvizWindow, vendor_url: str,
+                     inline_from: Path | None = None) -> str:
     """A standalone HTML page with BertViz's head view or model view of `window`, loading require.js,
-    d3 and jQuery from `vendor_url` (a folder URL ending in "/") and from cdnjs only if that fails."""
+    d3 and jQuery from `vendor_url` (a folder URL ending in "/") and from cdnjs only if that fails.
+    With `inline_from` (the vendor folder) the three scripts are written into the page instead, so a
+    downloaded file works offline on its own."""
     import torch
     from bertviz import head_view, model_view
 
@@ -474,10 +486,19 @@ def bertviz_document(result: AttentionResult, view: str, window: BertvizWindow, 
     tokens = list(result.tokens[part])
     render = head_view if view == "head" else model_view
     body = render(attention, tokens, html_action="return", include_layers=list(range(len(attention)))).data
-    return _offline_page(body, vendor_url)
+    return _offline_page(body, vendor_url, inline_from)
 
 
-def _offline_page(body: str, vendor_url: str) -> str:
+def _inline_scripts(folder: Path) -> str:
+    """d3 and jQuery as globals, then require.js, then the two named modules BertViz asks for."""
+    def script(name: str) -> str:
+        return "<script>" + (folder / name).read_text(encoding="utf-8").replace("</script", "<\\/script") + "</script>"
+    return (script("d3.min.js") + script("jquery.min.js") + script("require.js") +
+            "<script>define('d3', [], function () { return window.d3; });"
+            "define('jquery', [], function () { return window.jQuery; });</script>")
+
+
+def _offline_page(body: str, vendor_url: str, inline_from: Path | None = None) -> str:
     body = body.replace(f'<script src="{_CDN["require"]}"></script>', "", 1)
     for name in ("d3", "jquery"):
         local = f"{vendor_url}{name}.min"
@@ -486,10 +507,14 @@ def _offline_page(body: str, vendor_url: str) -> str:
     head, _, script = body.partition(opening)
     # Token text sits in a JSON literal inside <script>: "</" would end the script early.
     script = script[:script.rindex("</script>")].replace("</", "<\\/").replace("<!--", "<\\!--")
+    if inline_from is not None and all((inline_from / n).is_file() for n in ("d3.min.js", "jquery.min.js", "require.js")):
+        loader = _inline_scripts(inline_from)
+    else:
+        loader = (f"<script src='{vendor_url}require.js'></script>"
+                  f"<script>window.require || document.write('<script src=\"{_CDN['require']}\"><\\/script>')</script>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<script src='{vendor_url}require.js'></script>"
-        f"<script>window.require || document.write('<script src=\"{_CDN['require']}\"><\\/script>')</script>"
+        f"{loader}"
         "</head><body style='background:#fff'>"
         f"{head}{opening}{script}</script></body></html>"
     )

@@ -243,14 +243,14 @@ def compare_figure(first: AttentionResult, second: AttentionResult, i: int, j: i
 
 
 def lens_html(result: AttentionResult, start: int, progress) -> str:
-    lens = logit_lens(result, top_k=3, progress=progress)
     start = max(0, min(int(start or 0), result.num_tokens - 1))
     stop = min(result.num_tokens, start + LENS_COLUMNS)
+    lens = logit_lens(result, top_k=3, start=start, stop=stop, progress=progress)
     head = "".join(f'<th title="position {p}">{p}<br>{escape(visible(result.tokens[p]))}</th>' for p in range(start, stop))
     body = []
     for layer in range(result.num_layers):
         cells = []
-        for p in range(start, stop):
+        for p in range(stop - start):
             tops = " · ".join(f"{escape(visible(t))} {q:.0%}" for t, q in zip(lens.tokens[layer][p], lens.probs[layer, p]))
             best = lens.probs[layer, p, 0]
             shade = f"rgba(31,111,235,{0.1 + 0.8 * float(best):.2f})"
@@ -353,8 +353,10 @@ def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()
     document = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window, VENDOR_URL)
     folder = Path(tempfile.mkdtemp(prefix="bertviz-"))
     path = folder / f"bertviz-{view.split()[0].lower()}-view.html"
-    # The downloaded file opens from disk, where the app's URL is unknown: it loads from the CDN.
-    path.write_text(document.replace(VENDOR_URL, "https://invalid.localhost/"), encoding="utf-8")
+    # The downloaded file opens from disk, away from this app: it carries require.js, d3 and jQuery itself.
+    standalone = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window,
+                                  VENDOR_URL, inline_from=VENDOR)
+    path.write_text(standalone, encoding="utf-8")
     return bertviz_frame(document, window, result), str(path)
 
 

@@ -110,10 +110,14 @@ def test_logit_lens_last_layer_is_the_models_prediction(tiny_llama):
     loaded = load_model(tiny_llama, attn_implementation="eager")
     with torch.inference_mode():
         logits = loaded.model(input_ids=torch.tensor([result.token_ids])).logits[0]
-    assert lens.token_ids.shape == (3, 5, 2)
+    assert lens.token_ids.shape == (3, 5, 2) and lens.positions == [0, 1, 2, 3, 4]
     np.testing.assert_array_equal(lens.token_ids[-1, :, 0], logits.argmax(-1).numpy())
     np.testing.assert_allclose(lens.probs[-1, :, 0], torch.softmax(logits, -1).max(-1).values.numpy(), atol=1e-5)
     assert np.all(np.diff(lens.probs, axis=-1) <= 0)
+    window = att.logit_lens(result, top_k=2, start=2, stop=4)
+    np.testing.assert_array_equal(window.token_ids, lens.token_ids[:, 2:4])
+    with pytest.raises(ValueError, match="out of range"):
+        att.logit_lens(result, start=7)
 
 
 def test_rollout_on_hand_made_matrices():

@@ -44,6 +44,26 @@ def test_summary_and_lens_escape_tokens():
 
 
 @pytest.mark.e2e
+def test_downloaded_bertviz_file_works_offline_on_its_own(browser, tmp_path):
+    result = run_attention(XSS, "all-minilm-l6-v2")
+    html, path = tab.show_bertviz.__wrapped__(XSS, "all-minilm-l6-v2", "Head view", 0, progress=lambda *a, **k: None)
+    assert "att-bertviz-frame" in html
+    context = browser.new_context()
+    requests: list[str] = []
+    context.route("**/*", lambda route: (requests.append(route.request.url), route.abort())
+                  if not route.request.url.startswith("file://") else route.continue_())
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"file://{path}")
+    page.locator("svg text").first.wait_for(timeout=30_000)
+    texts = page.locator("svg text").all_text_contents()
+    assert [t.strip() for t in texts[:len(result.tokens)]] == [t.strip() for t in result.tokens]
+    assert requests == [] and dialogs == [] and page.locator("img[src='x']").count() == 0
+    context.close()
+
+
+@pytest.mark.e2e
 def test_attention_tab_end_to_end(page, app_url):
     blocked: list[str] = []
 
