@@ -361,7 +361,9 @@ def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()
 
 
 @friendly_errors
-def export(text: str, model: str, layer, head, kind: str, progress=gr.Progress()):
+def export(text: str, model: str, layer, head, kind: str, token: str, text_a: str, text_b: str, word: str,
+           progress=gr.Progress()):
+    """JSON of the weights shown, and PNG + SVG of every figure the current inputs give."""
     result = run_attention(text, model, progress_callback(progress))
     layer, head, kind = _int(layer, "layer"), _int(head, "head"), _kind(kind)
     weights = shown_weights(result, layer, head, kind)
@@ -371,25 +373,48 @@ def export(text: str, model: str, layer, head, kind: str, progress=gr.Progress()
                "view": view_name(result, layer, head, kind), "weights": weights.astype(float).tolist()}
     (folder / f"{stem}.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     files = [str(folder / f"{stem}.json")]
-    note = "JSON of the weights shown."
+    figures = {stem: heatmap_figure(result, layer, head, kind), "head-stats": stats_figure(result)}
+    skipped = []
     try:
-        files += _write_images(result, layer, head, kind, folder / stem)
-        note += " PNG and SVG drawn by Kaleido."
+        figures[f"focus-{_position(result, token)}"] = focus_figure(result, _position(result, token), head)
+    except ValueError as error:
+        skipped.append(f"token focus ({error})")
+    try:
+        first, second, i, j = compare(text_a, text_b, model, layer, head, word)
+        figures["compare"] = compare_figure(first, second, i, j, layer, head)
+    except ValueError as error:
+        skipped.append(f"compare ({error})")
+    image, _, _ = overview_image(result)
+    from PIL import Image
+    Image.fromarray(image).save(folder / "overview.png")
+    files.append(str(folder / "overview.png"))
+    note = "JSON of the weights shown; the overview as PNG."
+    try:
+        files += _write_images(figures, folder)
+        note += f" PNG and SVG of {len(figures)} figures ({', '.join(figures)}), drawn by Kaleido."
     except Exception as error:  # Kaleido needs a Chromium; without one the modebar's camera still exports PNG
         note += (f" PNG/SVG could not be drawn here ({type(error).__name__}); use the camera button above each "
                  "figure to download a PNG.")
+    if skipped:
+        note += " Not drawn: " + "; ".join(skipped)
     return files, f'<div class="pg-note">{escape(note)}</div>'
 
 
-def _write_images(result: AttentionResult, layer: int, head: int, kind: str, stem: Path) -> list[str]:
+def _write_images(figures: dict[str, PlotData], folder: Path) -> list[str]:
     import plotly.io as pio
 
     if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
         os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
-    plot = heatmap_figure(result, layer, head, kind)
-    figure = go.Figure(json.loads(plot.plot)["data"], json.loads(plot.plot)["layout"])
-    paths = [f"{stem}.png", f"{stem}.svg"]
-    pio.write_images([figure, figure], paths, width=1000, height=1000)
+    drawn, paths = [], []
+    for name, plot in figures.items():
+        spec = json.loads(plot.plot)
+        figure = go.Figure(spec["data"], spec["layout"])
+        height = int(spec["layout"].get("height") or 700)
+        for suffix in ("png", "svg"):
+            drawn.append((figure, str(folder / f"{name}.{suffix}"), height))
+    pio.write_images([d[0] for d in drawn], [d[1] for d in drawn], width=1100,
+                     height=[d[2] for d in drawn])
+    paths = [d[1] for d in drawn]
     return paths
 
 
@@ -463,7 +488,10 @@ def build() -> None:
         bertviz = gr.HTML(elem_id="att-bertviz")
         bv_file = gr.File(label="BertViz HTML", elem_id="att-bv-file")
     with gr.Accordion("Export", open=False):
-        export_button = gr.Button("Export the heatmap: JSON, PNG, SVG", elem_id="att-export")
+        gr.Markdown("The camera button above each figure downloads it as PNG. This button writes the weights "
+                    "shown as JSON, and every figure (heatmap, head statistics, token focus, compare) as PNG "
+                    "and SVG, with the overview as PNG; it takes a few seconds.")
+        export_button = gr.Button("Export: JSON, PNG, SVG", elem_id="att-export")
         export_note = gr.HTML(elem_id="att-export-note")
         export_files = gr.File(label="Files", file_count="multiple", elem_id="att-export-files")
 
@@ -479,5 +507,6 @@ def build() -> None:
     compare_button.click(show_compare, [text_a, text_b, model, layer, head, word], compare_plot, api_name=False)
     lens_button.click(show_lens, [text, model, lens_start], lens, api_name=False)
     bv_button.click(show_bertviz, [text, model, bv_view, bv_start], [bertviz, bv_file], api_name=False)
-    export_button.click(export, [text, model, layer, head, kind], [export_files, export_note], api_name=False)
+    export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
+                        [export_files, export_note], api_name=False)
     gr.api(attention_api, api_name="attention")

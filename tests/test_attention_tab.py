@@ -147,9 +147,11 @@ def test_attention_tab_end_to_end(page, app_url):
     # Exports: JSON of the weights shown, and PNG/SVG when Kaleido finds a Chromium.
     page.get_by_text("Export", exact=True).first.click()
     page.locator("#att-export").click()
-    page.locator("#att-export-note .pg-note").wait_for(timeout=90_000)
+    page.locator("#att-export-note .pg-note").wait_for(timeout=240_000)
     names = page.locator("#att-export-files").inner_text().replace("\n", "")
-    assert "attention-L4-H5-weights.json" in names
+    assert "attention-L4-H5-weights.json" in names and "overview.png" in names
+    if "drawn by Kaleido" in page.locator("#att-export-note").inner_text():
+        assert "head-stats.svg" in names and "compare.svg" in names
 
     # Errors are messages, not tracebacks: an out-of-range layer through the API.
     time.sleep(0.2)
