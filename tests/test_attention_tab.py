@@ -153,6 +153,15 @@ def test_attention_tab_end_to_end(page, app_url):
     if "drawn by Kaleido" in page.locator("#att-export-note").inner_text():
         assert "head-stats.svg" in names and "compare.svg" in names
 
+    # A focus word that is not in the text: the message quotes it as text.
+    page.get_by_text("Token focus", exact=True).first.click()
+    page.locator("#att-token textarea, #att-token input").first.fill("<b>bold</b><img src=x onerror=alert(1)>")
+    page.locator("#att-focus-run").click()
+    toast = page.locator("[data-testid=toast-text]").first
+    toast.wait_for(timeout=30_000)
+    assert "<b>bold</b><img src=x onerror=alert(1)>" in toast.inner_text()
+    assert page.locator("img[src='x']").count() == 0 and page.dialogs == []
+
     # Errors are messages, not tracebacks: an out-of-range layer through the API.
     time.sleep(0.2)
     with urllib.request.urlopen(urllib.request.Request(
