@@ -229,17 +229,27 @@ def focus_figure(result: AttentionResult, index: int, head: int) -> PlotData:
 
 
 def compare_figure(first: AttentionResult, second: AttentionResult, i: int, j: int, layer: int, head: int) -> PlotData:
+    """Both inputs side by side on one layer and head: their maps on top, the focus token's row below."""
     who = "mean over heads" if head == -1 else f"head {head}"
-    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=[
-        f"A: where “{plotly_text(first.tokens[i])}” attends", f"B: where “{plotly_text(second.tokens[j])}” attends"])
+    figure = make_subplots(rows=2, cols=2, horizontal_spacing=0.14, vertical_spacing=0.14, row_heights=[0.55, 0.45],
+                           subplot_titles=["A", "B", f"A: where “{plotly_text(first.tokens[i])}” ({i}) attends",
+                                           f"B: where “{plotly_text(second.tokens[j])}” ({j}) attends"])
     for col, (result, index) in enumerate(((first, i), (second, j)), start=1):
-        row = select_weights(result, layer, head)[index]
+        weights = select_weights(result, layer, head)
         labels = axis_labels(result)
-        figure.add_trace(go.Bar(x=row.astype(np.float32), y=labels, orientation="h", showlegend=False,
-                                hovertemplate="%{y}<br>weight %{x:.4f}<extra></extra>"), row=1, col=col)
-        figure.update_yaxes(autorange="reversed", type="category", row=1, col=col)
-    figure.update_layout(height=max(360, 22 * max(first.num_tokens, second.num_tokens) + 140),
-                         title=f"{escape(first.model)}, layer {layer}, {who}")
+        figure.add_trace(go.Heatmap(z=weights.astype(np.float32), x=labels, y=labels, colorscale=COLORSCALE, zmin=0,
+                                    zmax=1, showscale=col == 2,
+                                    hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>"),
+                         row=1, col=col)
+        figure.update_xaxes(type="category", tickangle=-60, row=1, col=col)
+        figure.update_yaxes(type="category", autorange="reversed", row=1, col=col)
+        figure.add_trace(go.Bar(x=labels, y=weights[index].astype(np.float32), showlegend=False,
+                                marker={"color": "#1f6feb" if col == 1 else "#c0392b"},
+                                hovertemplate="%{x}<br>weight %{y:.4f}<extra></extra>"), row=2, col=col)
+        figure.update_xaxes(type="category", tickangle=-60, row=2, col=col)
+    longest = max(first.num_tokens, second.num_tokens)
+    figure.update_layout(height=int(min(1400, max(720, 30 * longest + 420))),
+                         title=f"{escape(first.model)}, layer {layer}, {who}", margin={"b": 100})
     return to_plot(figure, f"compare-L{layer}-H{head}")
 
 
