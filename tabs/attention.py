@@ -12,7 +12,6 @@ Every token text reaches the page escaped: Plotly labels through `plotly_text`, 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -291,18 +290,6 @@ def bertviz_frame(document: str, window, result: AttentionResult) -> str:
 # Handlers
 
 
-def shown_errors(handler):
-    """friendly_errors, with the message escaped first: Gradio renders error messages as HTML, and ours
-    quote the user's own text (a model name, a focus word)."""
-    @functools.wraps(handler)
-    def escaped(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except ValueError as error:
-            raise ValueError(escape(str(error))) from error
-    return friendly_errors(escaped)
-
-
 def _kind(kind: str) -> str:
     return KINDS.get(kind, kind if kind in KINDS.values() else "weights")
 
@@ -314,7 +301,7 @@ def _int(value, name: str) -> int:
         raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
 
 
-@shown_errors
+@friendly_errors
 def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(track_tqdm=True)):
     result = run_attention(text, model, progress_callback(progress))
     layer = min(max(_int(layer, "layer"), 0), result.num_layers - 1)
@@ -326,13 +313,13 @@ def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(
             stats_table(result), stats_figure(result), gqa_html(result))
 
 
-@shown_errors
+@friendly_errors
 def show_head(text: str, model: str, layer, head, kind: str, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return heatmap_figure(result, _int(layer, "layer"), _int(head, "head"), _kind(kind))
 
 
-@shown_errors
+@friendly_errors
 def pick_from_overview(text: str, model: str, kind: str, evt: gr.SelectData):
     result = run_attention(text, model)
     _, scale, _ = overview_image(result)
@@ -350,26 +337,26 @@ def _position(result: AttentionResult, token: str) -> int:
     return find_token(result, token)
 
 
-@shown_errors
+@friendly_errors
 def show_focus(text: str, model: str, head, token: str, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return focus_figure(result, _position(result, token), _int(head, "head"))
 
 
-@shown_errors
+@friendly_errors
 def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, progress=gr.Progress()):
     first, second, i, j = compare(text_a, text_b, model, _int(layer, "layer"), _int(head, "head"), word,
                                   progress_callback(progress))
     return compare_figure(first, second, i, j, _int(layer, "layer"), _int(head, "head"))
 
 
-@shown_errors
+@friendly_errors
 def show_lens(text: str, model: str, start, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return lens_html(result, _int(start, "start position"), progress_callback(progress))
 
 
-@shown_errors
+@friendly_errors
 def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     window = bertviz_window(result, _int(start, "start position"))
@@ -383,7 +370,7 @@ def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()
     return bertviz_frame(document, window, result), str(path)
 
 
-@shown_errors
+@friendly_errors
 def export(text: str, model: str, layer, head, kind: str, token: str, text_a: str, text_b: str, word: str,
            progress=gr.Progress()):
     """JSON of the weights shown, and PNG + SVG of every figure the current inputs give."""
@@ -441,7 +428,7 @@ def _write_images(figures: dict[str, PlotData], folder: Path) -> list[str]:
     return paths
 
 
-@shown_errors
+@friendly_errors
 def attention_api(text: str, model: str, layer: int, head: int) -> dict:
     """The model's own attention weights (output_attentions=True, eager) for one layer and head
     (head -1: the mean over heads), with the tokens."""
