@@ -12,12 +12,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from tabs import diffusion, tokenization
+from tabs import attention, diffusion, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
+    ("Attention", "attention", attention),
     ("Diffusion", "diffusion", diffusion),
 ]
 
