@@ -927,16 +927,19 @@ def export_grid_png(strip: Filmstrip, path: str | Path, scale: int = 1) -> Path:
     return path
 
 
-def attention_overlay(image: np.ndarray, heat: np.ndarray, strength: float = 0.6) -> np.ndarray:
-    """Blend an (h, w) attention map, normalised to its own maximum, over an (H, W, 3) image."""
+def attention_overlay(image: np.ndarray, heat: np.ndarray, strength: float = 0.75) -> np.ndarray:
+    """An (h, w) attention map, stretched from its own minimum to maximum, as warm colour over a grey
+    copy of the (H, W, 3) image, so that where a token's attention gathers stands out."""
     from PIL import Image
 
     heat = np.asarray(heat, dtype=np.float32)
-    heat = heat / heat.max() if heat.max() > 0 else heat
+    span = float(heat.max() - heat.min())
+    heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     big = np.asarray(Image.fromarray((heat * 255).astype(np.uint8)).resize(image.shape[1::-1], Image.Resampling.BILINEAR),
                      dtype=np.float32)[..., None] / 255
-    warm = np.array([255, 80, 0], np.float32)
-    out = image.astype(np.float32) * (1 - strength * big) + warm * strength * big
+    grey = image.astype(np.float32).mean(axis=-1, keepdims=True) * 0.6
+    warm = np.array([255, 90, 0], np.float32)
+    out = grey * (1 - strength * big) + warm * strength * big
     return out.clip(0, 255).astype(np.uint8)
 
 

@@ -207,7 +207,8 @@ def _attention_items(attention, image) -> list:
     if attention is None:
         return []
     base = scaled(image)
-    return [(attention_overlay(base, heat), piece) for piece, heat in zip(attention.tokens.tokens, attention.maps)]
+    return [(attention_overlay(base, heat), f"{piece} · {100 * heat.mean():.1f}%")
+            for piece, heat in zip(attention.tokens.tokens, attention.maps)]
 
 
 def _attention_note(attention, tokens, requested) -> str:
@@ -220,7 +221,8 @@ def _attention_note(attention, tokens, requested) -> str:
     others = ", ".join(f"{r[0]}x{r[1]}" for r in attention.resolutions)
     return html + (f"<p>Step {attention.step + 1} (t = {attention.timestep:g}): mean over heads and "
                    f"{attention.layers} cross-attention layers at {h}x{w} latent cells (levels: {escape(others)}). "
-                   "Each map is scaled to its own maximum.</p>")
+                   "Each map is stretched from its own minimum to maximum; the caption gives the token's mean share "
+                   "of the attention (the rest goes to padding and other tokens).</p>")
 
 
 def _big(image):

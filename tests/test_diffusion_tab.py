@@ -59,3 +59,14 @@ def test_model_choices_label_the_untrained_model_honestly():
     assert value == "tiny-shapes-sd"
     trained = (tab.EMBEDDED_PIPELINES["tiny-shapes-sd"] / "model_index.json").is_file()
     assert ("not trained yet" in label) != trained
+
+
+def test_attention_overlay_puts_the_warm_colour_where_attention_gathers():
+    from playground.diffusion import attention_overlay
+
+    image = np.full((8, 8, 3), 200, np.uint8)
+    heat = np.zeros((2, 2), np.float32)
+    heat[0, 0] = 1.0
+    overlay = attention_overlay(image, heat)
+    assert overlay.shape == (8, 8, 3)
+    assert overlay[0, 0, 0] > overlay[7, 7, 0] and overlay[0, 0, 2] < overlay[7, 7, 2]
