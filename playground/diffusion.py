@@ -3,14 +3,15 @@
 A worked example with any diffusers Stable Diffusion folder (the embedded `tiny-shapes-sd`, a Hub
 checkpoint, or a tiny random pipeline saved with save_pretrained as in the tests):
 
-    >>> loaded = load_pipeline("/tmp/tiny-sd")
+    >>> loaded = load_pipeline("/tmp/tiny-sd")        # tests/tiny_diffusion.py: 32 x 32 images
     >>> settings = DenoiseSettings(prompt="a red circle", steps=10, guidance_scale=7.5, seed=0, scheduler="DDIM")
     >>> for item in denoise(loaded, settings):
     ...     if isinstance(item, DenoisingStep):
     ...         print(item.index, item.timestep, round(item.alpha_bar, 3), item.x0.shape)   # x0: (H, W, 3) uint8
     ...     else:
     ...         image = item.image        # (H, W, 3) uint8: the pixels StableDiffusionPipeline gives for these settings
-    0 901.0 0.007 (64, 64, 3)
+    0 901.0 0.014 (32, 32, 3)
+    1 801.0 0.037 (32, 32, 3)
     ...
 
 `denoise` is a generator: it yields one DenoisingStep per scheduler timestep (so a UI can stream

@@ -27,8 +27,15 @@ def open_tab(page, folder, steps="6"):
 
 def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, pipeline_folder):
     open_tab(page, pipeline_folder)
+    page.get_by_text("Previews, guidance and attention").click()
+    page.locator("#diff-attention-step input").fill("3")
     page.click("#diff-run")
     page.get_by_text("Done: 6 steps of DDIM").wait_for(timeout=180_000)
+    page.get_by_text("Guidance explained").click()
+    assert page.locator("#diff-guidance-gallery img").count() == 7  # 3 noises, 3 x0s, |cond - uncond|
+    page.get_by_text("Cross-attention", exact=True).click()
+    assert "[CLS]" in page.inner_text("#diff-attention-note") and "Step 3" in page.inner_text("#diff-attention-note")
+    assert page.locator("#diff-attention-gallery img").count() == 15  # [CLS], 13 words, [SEP]
     assert page.locator("#diff-final img").count() == 1
     assert page.locator("#diff-x0 img").count() == 1 and page.locator("#diff-xt img").count() == 1
     assert page.locator("#diff-plot .js-plotly-plot").count() == 1
