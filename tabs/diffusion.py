@@ -421,6 +421,7 @@ def build() -> None:
             upload = gr.File(label="Or upload an image", file_types=["image"], type="filepath",
                              elem_id="diff-fwd-upload")
             fwd_steps = gr.Textbox("0, 100, 250, 500, 750, 999", label="Timesteps", elem_id="diff-fwd-steps")
+            fwd_decoder = gr.Radio(list(PREVIEWS), value="vae", label="Decoder", elem_id="diff-fwd-decoder")
             fwd_button = gr.Button("Noise it", elem_id="diff-fwd-run")
         fwd_gallery = gr.Gallery(columns=8, label="x_t", elem_id="diff-fwd-gallery", format="png", height="auto")
     state = gr.State({})
@@ -440,7 +441,7 @@ def build() -> None:
     export_button.click(export_run, state, export_files, api_visibility="private")
     compare_event = compare_button.click(
         compare, loop_inputs + [size, preview, vary, values, columns], [strip_image, strip_files], api_visibility="private")
-    fwd_button.click(noise_image_forward, [upload, example, fwd_steps, seed, model, preview], fwd_gallery,
+    fwd_button.click(noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_gallery,
                      api_visibility="private")
     stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private")
     for trigger in (scheduler.change, steps.blur):
