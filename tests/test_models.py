@@ -1,0 +1,71 @@
+"""Loading: embedded models through their converted cache, and tiny local models."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from playground.cache import CACHE
+from playground.catalog import resolve
+from playground.models import converted_dir, load_model, load_tokenizer
+
+
+@pytest.fixture
+def tiny_llama(tmp_path):
+    """A tiny random LLaMA with the SmolLM tokenizer, saved the way any Hub checkpoint is."""
+    tokenizer = load_tokenizer("smollm2-135m-instruct").tokenizer
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    return str(tmp_path)
+
+
+def test_a_local_folder_loads_as_a_causal_lm(tiny_llama):
+    loaded = load_model(tiny_llama)
+    assert type(loaded.model).__name__ == "LlamaForCausalLM"
+    assert loaded.context_window == 128 and loaded.device == "cpu"
+    assert not loaded.model.training
+
+
+def test_a_model_loads_once(tiny_llama):
+    first = load_model(tiny_llama)
+    loads = CACHE.loads
+    assert load_model(tiny_llama) is first
+    assert CACHE.loads == loads
+
+
+def test_embedded_models_are_converted_to_safetensors_once():
+    for name in ("smollm2-135m-instruct", "gemma-3-270m"):
+        load_model(name)
+        folder = converted_dir(name, "model")
+        assert (folder / "done.json").is_file()
+        assert list(folder.glob("*.safetensors"))
+
+
+def test_converted_smollm_equals_the_gguf_model():
+    source = resolve("smollm2-135m-instruct")
+    original = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype=torch.float32)
+    converted = load_model("smollm2-135m-instruct").model
+    ids = torch.tensor([AutoTokenizer.from_pretrained(converted_dir("smollm2-135m-instruct", "tokenizer"))(
+        "The capital of France is")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(converted(ids).logits, original(ids).logits, rtol=0, atol=0)
+
+
+def test_a_fresh_process_loads_from_the_converted_cache_without_converting_again():
+    code = ("import playground.models as m\n"
+            "def refuse(*args): raise AssertionError('converted again')\n"
+            "m._write_gguf_model = m._write_gguf_tokenizer = refuse\n"
+            "print(type(m.load_model('gemma-3-270m').model).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("Gemma3ForCausalLM")
+
+
+def test_minilm_is_an_encoder():
+    loaded = load_model("all-minilm-l6-v2")
+    assert type(loaded.model).__name__ == "BertModel" and loaded.context_window == 512
