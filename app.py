@@ -12,12 +12,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from tabs import tokenization
+from tabs import sampling, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
+    ("Sampling", "sampling", sampling),
 ]
 
 

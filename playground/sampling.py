@@ -231,6 +231,8 @@ class Stage:
     removed: int               # tokens this stage removed
     removed_ids: np.ndarray    # (R,) removed tokens the model found most likely, R <= K
     removed_probs: np.ndarray  # (R,) their model probabilities
+    texts: tuple[str, ...] = ()          # (K,) the tokens of token_ids, decoded
+    removed_texts: tuple[str, ...] = ()  # (R,)
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,8 @@ def _step_dict(step: TokenStep) -> dict:
         "step": step.step, "token_id": step.token_id, "logprob": round(step.logprob, 6),
         "sample_logprob": round(step.sample_logprob, 6), "entropy": round(step.entropy, 6),
         "stages": [{"name": s.name, "token_ids": s.token_ids.tolist(), "probs": np.round(s.probs, 6).tolist(),
-                    "kept": s.kept, "removed": s.removed, "removed_ids": s.removed_ids.tolist()}
+                    "tokens": list(s.texts), "kept": s.kept, "removed": s.removed,
+                    "removed_ids": s.removed_ids.tolist(), "removed_tokens": list(s.removed_texts)}
                    for s in step.stages],
     }
 
@@ -432,6 +435,7 @@ def sample_steps(lm: Any, prompt_ids: Sequence[int], strategies: Sequence[Strate
     batch = len(rows)
     finished = torch.zeros(batch, dtype=torch.bool)
     pad = next(iter(end_tokens), 0)
+    decode = _memo_decoder(lm.tokenizer)
 
     with torch.inference_mode():
         ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
@@ -443,7 +447,7 @@ def sample_steps(lm: Any, prompt_ids: Sequence[int], strategies: Sequence[Strate
         history = ids.expand(batch, -1)
         for step in range(max_new_tokens):
             chosen, logprobs, details = _choose(logits, history, rows, strategies, stage_lists, generators, groups,
-                                                step, record, top)
+                                                step, record, top, decode)
             chosen = torch.where(finished, torch.full_like(chosen, -1), chosen)
             yield StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
                             tuple(None if finished[r] else details[r] for r in range(batch)))
@@ -471,7 +475,23 @@ def _groups(rows: list[tuple[int, int]]) -> list[tuple[int, list[int]]]:
     return list(groups.items())
 
 
-def _choose(logits, history, rows, strategies, stage_lists, generators, groups, step, record, top):
+def _memo_decoder(tokenizer: Any) -> Callable[[Sequence[int]], tuple[str, ...]]:
+    """Decode token ids one by one, remembering each (the same candidates come back step after step)."""
+    texts: dict[int, str] = {}
+
+    def decode(ids: Sequence[int]) -> tuple[str, ...]:
+        out = []
+        for token_id in ids:
+            token_id = int(token_id)
+            if token_id not in texts:
+                texts[token_id] = tokenizer.decode([token_id])
+            out.append(texts[token_id])
+        return tuple(out)
+
+    return decode
+
+
+def _choose(logits, history, rows, strategies, stage_lists, generators, groups, step, record, top, decode):
     """Apply each row's warpers, pick each row's token, and record the candidates before/after every stage."""
     import torch
 
@@ -499,7 +519,7 @@ def _choose(logits, history, rows, strategies, stage_lists, generators, groups, 
         sample_lp[index] = final_lp.gather(1, picked[:, None])[:, 0]
         if record:
             for i, r in enumerate(members):
-                recorded[r] = _record_stages(stages, i, top)
+                recorded[r] = _record_stages(stages, i, top, decode)
     logprobs = model_logprobs.gather(1, chosen[:, None])[:, 0]
     details: list[TokenStep | None] = [None] * batch
     if record:
@@ -510,7 +530,7 @@ def _choose(logits, history, rows, strategies, stage_lists, generators, groups, 
     return chosen, logprobs, details
 
 
-def _record_stages(stages, i, top) -> list[Stage]:
+def _record_stages(stages, i, top, decode) -> list[Stage]:
     import torch
 
     out: list[Stage] = []
@@ -527,8 +547,9 @@ def _record_stages(stages, i, top) -> list[Stage]:
             r_values, r_ids = torch.where(removed, model_probs, -1.0).topk(min(top, n_removed))
         else:
             r_values, r_ids = model_probs[:0], torch.zeros(0, dtype=torch.long)
-        out.append(Stage(name, ids.cpu().numpy(), values.cpu().numpy(), int(alive.sum()), n_removed,
-                         r_ids.cpu().numpy(), r_values.cpu().numpy()))
+        ids, r_ids = ids.cpu().numpy(), r_ids.cpu().numpy()
+        out.append(Stage(name, ids, values.cpu().numpy(), int(alive.sum()), n_removed, r_ids, r_values.cpu().numpy(),
+                         decode(ids), decode(r_ids)))
         alive_before = alive
     return out
 
@@ -572,7 +593,7 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
         if token in end_tokens:
             new = new[: i + 1]
             break
-    steps = _beam_steps(recorder.calls, new, top, recorder.vocab)
+    steps = _beam_steps(recorder.calls, new, top, recorder.vocab, _memo_decoder(lm.tokenizer))
     tree = _beam_tree(recorder.calls, new, num_beams, end_tokens, max_new_tokens, lm.tokenizer)
     strategy = Strategy("beam", num_beams=num_beams)
     return _result(strategy, new, [s.logprob for s in steps], [s.entropy for s in steps], steps, lm.tokenizer,
@@ -589,7 +610,7 @@ def _pad_id(model: Any, tokenizer: Any) -> int | None:
     return pad
 
 
-def _beam_steps(calls, output: list[int], top: int, vocab: int) -> list[TokenStep]:
+def _beam_steps(calls, output: list[int], top: int, vocab: int, decode) -> list[TokenStep]:
     """The step records along the returned sequence: the distribution of the beam it came from at each step."""
     steps = []
     for t, token in enumerate(output):
@@ -601,7 +622,7 @@ def _beam_steps(calls, output: list[int], top: int, vocab: int) -> list[TokenSte
         hits = np.nonzero(ids[row] == token)[0]
         logprob = float(values[row, hits[0]]) if len(hits) else float("nan")
         stage = Stage("model", ids[row, :top], np.exp(values[row, :top]), vocab, 0,
-                      np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+                      np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), decode(ids[row, :top]))
         steps.append(TokenStep(t, token, logprob, logprob, float(entropies[row]), (stage,)))
     return steps
 
