@@ -669,16 +669,57 @@ def _beam_tree(calls, output: list[int], num_beams: int, end_tokens: set[int], m
 # ----------------------------------------------------------------------------------------------- comparisons
 
 
+class TokenPieces:
+    """Display text per generated token, built incrementally.
+
+    A byte-level token can end in the middle of a character (an emoji is often 2-4 tokens); such tokens get ''
+    and the character goes to the token that completes it. Decoding a few tokens of context keeps the leading
+    spaces that SentencePiece drops when a token is decoded alone.
+
+    >>> pieces = TokenPieces(tokenizer)
+    >>> for token_id in tokenizer("Hi 👋")["input_ids"]: pieces.add(token_id)
+    >>> pieces.pieces                          # smollm2: the wave is three tokens
+    ['Hi', ' ', '', '👋']
+    """
+
+    CONTEXT = 4
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.pieces: list[str] = []
+        self.settled = 0     # tokens whose text is final
+
+    def add(self, token_id: int) -> None:
+        self.ids.append(int(token_id))
+        self.pieces.append("")
+        anchor = max(0, self.settled - self.CONTEXT)
+        head = self.tokenizer.decode(self.ids[anchor:self.settled])
+        full = self.tokenizer.decode(self.ids[anchor:])
+        pending = len(self.ids) - self.settled
+        if full.endswith("\ufffd") and pending < self.CONTEXT:
+            return
+        self.pieces[-1] = full[len(head):] if full.startswith(head) else self.tokenizer.decode([token_id])
+        self.settled = len(self.ids)
+
+    def extend(self, ids: Sequence[int]) -> "TokenPieces":
+        for token_id in ids:
+            self.add(token_id)
+        return self
+
+
 def _result(strategy: Strategy, ids: list[int], logprobs: list[float], entropies: list[float],
             steps: list[TokenStep], tokenizer: Any, end_tokens: set[int], done: bool, max_new_tokens: int,
-            beam_tree: BeamTree | None = None) -> StrategyResult:
+            beam_tree: BeamTree | None = None, pieces: Sequence[str] | None = None) -> StrategyResult:
     if ids and ids[-1] in end_tokens:
         ended = "end token"
     elif done or len(ids) >= max_new_tokens:
         ended = "length"
     else:
         ended = "running"
-    return StrategyResult(strategy, tuple(ids), tuple(tokenizer.decode([i]) for i in ids), tuple(logprobs),
+    if pieces is None:
+        pieces = TokenPieces(tokenizer).extend(ids).pieces
+    return StrategyResult(strategy, tuple(ids), tuple(pieces), tuple(logprobs),
                           tuple(entropies), tuple(steps), tokenizer.decode(ids, skip_special_tokens=True), ended,
                           beam_tree)
 
@@ -712,6 +753,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
     logprobs: list[list[float]] = [[] for _ in rows]
     entropies: list[list[float]] = [[] for _ in rows]
     steps: list[list[TokenStep]] = [[] for _ in rows]
+    pieces = [TokenPieces(tokenizer) for _ in rows]
     beams: dict[int, StrategyResult] = {}
 
     def snapshot(done: bool) -> Comparison:
@@ -722,7 +764,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
             else:
                 r = row_of[s]
                 results.append(_result(strategy, ids[r], logprobs[r], entropies[r], steps[r], tokenizer,
-                                       end_tokens, done, max_new_tokens))
+                                       end_tokens, done, max_new_tokens, pieces=pieces[r].pieces))
         return Comparison(model_name, built, seed, max_new_tokens, tuple(results), done,
                           time.perf_counter() - start)
 
@@ -731,6 +773,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
             if detail is None:
                 continue
             ids[r].append(detail.token_id)
+            pieces[r].add(detail.token_id)
             logprobs[r].append(detail.logprob)
             entropies[r].append(detail.entropy)
             steps[r].append(detail)
