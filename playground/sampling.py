@@ -9,7 +9,7 @@ logits processor that rebuilds the tree of kept and pruned beams.
     >>> strategies = parse_strategies([{"name": "greedy"}, {"name": "top_k", "k": 5, "temperature": 0.8}])
     >>> run = compare("smollm2-135m-instruct", "Tell me a joke.", strategies, max_new_tokens=8, seed=0)
     >>> run.results[0].text                    # == model.generate(do_sample=False) decoded
-    'Why did the scarecrow win an award?'
+    "What's a joke about a person who"
     >>> step = run.results[1].steps[0]
     >>> [s.name for s in step.stages]          # what happened to the distribution, in order
     ['model', 'temperature', 'top-k']
@@ -678,8 +678,8 @@ class TokenPieces:
 
     >>> pieces = TokenPieces(tokenizer)
     >>> for token_id in tokenizer("Hi 👋")["input_ids"]: pieces.add(token_id)
-    >>> pieces.pieces                          # smollm2: the wave is three tokens
-    ['Hi', ' ', '', '👋']
+    >>> pieces.pieces                          # smollm2: ' 👋' is three byte-level tokens
+    ['Hi', '', '', ' 👋']
     """
 
     CONTEXT = 4
