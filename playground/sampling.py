@@ -414,7 +414,7 @@ def _end_tokens(model: Any, tokenizer: Any) -> set[int]:
 
 def sample_steps(lm: Any, prompt_ids: Sequence[int], strategies: Sequence[Strategy], max_new_tokens: int,
                  seed: int, samples: int = 1, record: bool = True,
-                 top: int = TOP_CANDIDATES) -> Iterator[StepBatch]:
+                 top: int = TOP_CANDIDATES, stop_at_end: bool = True) -> Iterator[StepBatch]:
     """3. One batched decoding loop with a KV cache for all greedy and sampling strategies.
 
     Rows are strategy-major: strategy 0 samples 0..n-1, strategy 1 ... (greedy has one row, it is deterministic).
@@ -451,7 +451,8 @@ def sample_steps(lm: Any, prompt_ids: Sequence[int], strategies: Sequence[Strate
             chosen = torch.where(finished, torch.full_like(chosen, -1), chosen)
             yield StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
                             tuple(None if finished[r] else details[r] for r in range(batch)))
-            finished = finished | torch.tensor([int(t) in end_tokens for t in chosen.tolist()])
+            if stop_at_end:   # benchmarks turn this off to time exactly max_new_tokens steps
+                finished = finished | torch.tensor([int(t) in end_tokens for t in chosen.tolist()])
             if bool(finished.all()) or step == max_new_tokens - 1:
                 return
             feed = torch.where(chosen < 0, torch.full_like(chosen, pad), chosen).to(device)[:, None]
@@ -510,9 +511,7 @@ def _choose(logits, history, rows, strategies, stage_lists, generators, groups, 
             stages.append((name, scores))
         final_lp = torch.log_softmax(scores, dim=-1)
         if strategies[s].samples:
-            probs = final_lp.exp()
-            picks = [torch.multinomial(probs[i], 1, generator=generators[r]) for i, r in enumerate(members)]
-            picked = torch.cat(picks)
+            picked = _draw(final_lp.exp(), [generators[r] for r in members])
         else:
             picked = scores.argmax(dim=-1)
         chosen[index] = picked
@@ -528,6 +527,18 @@ def _choose(logits, history, rows, strategies, stage_lists, generators, groups, 
         details = [TokenStep(step, token_list[r], lp_list[r], slp_list[r], ent_list[r], tuple(recorded[r]))
                    for r in range(batch)]
     return chosen, logprobs, details
+
+
+def _draw(probs, generators) -> Any:
+    """One token per row by inverting the cumulative distribution with one uniform number from the row's own
+    generator: (n, V) probabilities -> (n,) token ids. torch.multinomial would draw V exponentials per row."""
+    import torch
+
+    cdf = probs.double().cumsum(dim=-1)                                          # (n, V)
+    u = torch.stack([torch.rand((), generator=g, dtype=torch.float64, device=probs.device) for g in generators])
+    # The first token whose cumulative probability passes u: zero-probability tokens can never be it.
+    picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0]
+    return picked.clamp_(max=probs.shape[-1] - 1)
 
 
 def _record_stages(stages, i, top, decode) -> list[Stage]:
