@@ -229,7 +229,7 @@ class Stage:
     probs: np.ndarray          # (K,) their probabilities after this stage
     kept: int                  # tokens with non-zero probability after this stage
     removed: int               # tokens this stage removed
-    removed_ids: np.ndarray    # (R,) removed tokens the model found most likely, R <= K
+    removed_ids: np.ndarray    # (R,) tokens among the model's 2K most likely that this stage removed
     removed_probs: np.ndarray  # (R,) their model probabilities
     texts: tuple[str, ...] = ()          # (K,) the tokens of token_ids, decoded
     removed_texts: tuple[str, ...] = ()  # (R,)
@@ -542,26 +542,26 @@ def _draw(probs, generators) -> Any:
 
 
 def _record_stages(stages, i, top, decode) -> list[Stage]:
+    """Row i of every stage: its top candidates, how many tokens survive, and which of the model's 2*top
+    favourites this stage removed (a few ops over the vocabulary per stage; the loop runs this every step)."""
     import torch
 
     out: list[Stage] = []
-    model_probs = torch.softmax(stages[0][1][i], dim=-1)
-    alive_before = torch.ones_like(model_probs, dtype=torch.bool)
+    model_probs = torch.softmax(stages[0][1][i], dim=-1)                        # (V,)
+    favourites_p, favourites = model_probs.topk(min(2 * top, model_probs.shape[-1]))   # (2K,)
+    alive_before = torch.ones_like(favourites, dtype=torch.bool)
+    kept_before = model_probs.shape[-1]
     for name, scores in stages:
         row = scores[i]
-        probs = torch.softmax(row, dim=-1)
+        probs = model_probs if name == "model" else torch.softmax(row, dim=-1)
         values, ids = probs.topk(min(top, probs.shape[-1]))
-        alive = row > -math.inf
+        kept = int(torch.count_nonzero(row > -math.inf))
+        alive = row.index_select(0, favourites) > -math.inf                     # (2K,)
         removed = alive_before & ~alive
-        n_removed = int(removed.sum())
-        if n_removed:
-            r_values, r_ids = torch.where(removed, model_probs, -1.0).topk(min(top, n_removed))
-        else:
-            r_values, r_ids = model_probs[:0], torch.zeros(0, dtype=torch.long)
-        ids, r_ids = ids.cpu().numpy(), r_ids.cpu().numpy()
-        out.append(Stage(name, ids, values.cpu().numpy(), int(alive.sum()), n_removed, r_ids, r_values.cpu().numpy(),
-                         decode(ids), decode(r_ids)))
-        alive_before = alive
+        ids, r_ids = ids.cpu().numpy(), favourites[removed].cpu().numpy()
+        out.append(Stage(name, ids, values.cpu().numpy(), kept, kept_before - kept, r_ids,
+                         favourites_p[removed].cpu().numpy(), decode(ids), decode(r_ids)))
+        alive_before, kept_before = alive, kept
     return out
 
 

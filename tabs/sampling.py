@@ -277,11 +277,19 @@ def run_stream(prompt, model, chat, max_new_tokens, seed, *slot_values, progress
                                         progress_callback(progress)):
         yield (comparison, render_outputs(comparison), entropy_figure(comparison), gr.skip(), gr.skip(),
                gr.skip(), comparison.prompt.text)
+    step_update, which_update, _ = inspector_updates(comparison)
+    yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_figure(comparison),
+           step_update, which_update, comparison.prompt.text)
+
+
+def inspector_updates(comparison: Comparison | None):
+    """Step slider range, strategy choices and the first step's view for a (possibly stopped) comparison."""
+    if comparison is None:
+        return gr.skip(), gr.skip(), render_step(None, 0, 0)
     steps = max((len(r.steps) for r in comparison.results), default=1)
     choices = [(f"{i + 1}. {r.strategy.label()}", i) for i, r in enumerate(comparison.results)]
-    yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_figure(comparison),
-           gr.update(maximum=max(0, steps - 1), value=0), gr.update(choices=choices, value=0),
-           comparison.prompt.text)
+    return (gr.update(maximum=max(1, steps - 1), value=0), gr.update(choices=choices, value=0),
+            render_step(comparison, 0, 0))
 
 
 def show_step(comparison, index, step):
@@ -344,10 +352,10 @@ def build() -> None:
     with gr.Accordion("Many samples: diversity and likelihood", open=False):
         with gr.Row():
             n_samples = gr.Slider(2, 50, value=20, step=1, label="Samples per strategy", elem_id="samp-n")
-            n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample")
+            n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample", elem_id="samp-tokens")
             draw = gr.Button("Draw samples", elem_id="samp-draw")
         stats_html = gr.HTML(elem_id="samp-stats")
-        first_plot = gr.Plot(label="First tokens")
+        first_plot = gr.Plot(label="First tokens", elem_id="samp-first")
     with gr.Accordion("Strategies as the API takes them", open=False):
         spec_json = gr.JSON(slots_to_strategies(*[(s[0], *s[1:]) for s in SLOT_DEFAULTS]), elem_id="samp-spec")
     gr.Examples(EXAMPLES, [prompt, model, chat])
@@ -356,7 +364,8 @@ def build() -> None:
                       [state, outputs_html, entropy_plot, beam_plot, step, which, raw_prompt],
                       api_visibility="private", concurrency_id="sampling")
     event.then(show_step, [state, which, step], step_html, api_visibility="private")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    # Stopping keeps what was streamed so far (the state holds the last snapshot) and opens it in the inspector.
+    stop.click(inspector_updates, state, [step, which, step_html], cancels=[event], api_visibility="private")
     step.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
     which.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
     for component in slot_inputs:

@@ -69,11 +69,25 @@ def test_stop_ends_a_long_run_and_the_tab_keeps_working(page):
     page.wait_for_timeout(3000)
     assert greedy_tokens(page) == stopped_at < 200
     assert "running" in page.inner_text("#pg-samp-cards")
+    page.wait_for_selector("#samp-step-view #pg-samp-steptable", timeout=30_000)   # the partial run is inspectable
     set_number(page, "samp-max-new", 3)
     page.click("#samp-run")
     page.wait_for_function("document.querySelector('#pg-samp-cards') && "
                            "!document.querySelector('#pg-samp-cards').innerText.includes('running')", timeout=120_000)
     assert 1 <= greedy_tokens(page) <= 3
+
+
+def test_many_samples_panel(page):
+    open_tab(page)
+    page.get_by_text("Many samples: diversity and likelihood").click()
+    set_number(page, "samp-n", 4)
+    set_number(page, "samp-tokens", 4)
+    page.click("#samp-draw")
+    page.wait_for_selector("#samp-stats #pg-samp-stats", timeout=180_000)
+    text = page.inner_text("#samp-stats")
+    assert "distinct-1" in text and "perplexity" in text and "deterministic" in text
+    assert page.locator("#samp-stats #pg-samp-stats tr").count() == 6     # header + five strategies
+    assert page.locator("#samp-first .js-plotly-plot").count() == 1
 
 
 def test_empty_prompt_gives_a_clear_message(page):
