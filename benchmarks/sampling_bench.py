@@ -12,6 +12,7 @@ Each figure is the best of `--repeats` runs (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import sys
 import time
@@ -31,13 +32,18 @@ GENERATE_KWARGS = [{"do_sample": False}, {"do_sample": True, "top_k": 50, "tempe
                    {"do_sample": True, "min_p": 0.1, "temperature": 1.0, "top_k": None}]
 
 
-def best_of(repeats: int, run) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def measure(variants: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """Best (wall seconds, process CPU seconds) per variant. The variants take turns in every round so that
+    other load on a shared machine hits them alike; CPU time of a 1-thread run is steadier than wall time."""
+    best = {name: (math.inf, math.inf) for name in variants}
+    for round_ in range(repeats):
+        for name, run in variants.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+            print(f"  round {round_ + 1}: {name:<44} {wall:7.2f} s wall {cpu:7.2f} s CPU", flush=True)
+    return best
 
 
 def main() -> None:
@@ -73,20 +79,23 @@ def main() -> None:
           f"best of {args.repeats}", flush=True)
     ours(four[:1])   # warm up
     generate(GENERATE_KWARGS[0])
-    one = best_of(args.repeats, lambda: ours(four[:1]))
-    print(f"one strategy (greedy, step details)      {one:7.2f} s   {n / one:6.1f} tokens/s", flush=True)
-    batched = best_of(args.repeats, lambda: ours(four))
-    print(f"four strategies, one batched run         {batched:7.2f} s   {4 * n / batched:6.1f} tokens/s", flush=True)
-    sequential = best_of(args.repeats, lambda: [generate(kwargs) for kwargs in GENERATE_KWARGS])
-    print(f"four sequential model.generate calls     {sequential:7.2f} s", flush=True)
-    plain = best_of(args.repeats, lambda: generate(GENERATE_KWARGS[0]))
-    print(f"plain model.generate greedy              {plain:7.2f} s", flush=True)
-    bare = best_of(args.repeats, lambda: ours(four[:1], record=False))
-    print(f"our greedy run without step details      {bare:7.2f} s", flush=True)
-    print(f"four in one run / one strategy           {batched / one:7.2f}   (goal <= 1.5)")
-    print(f"four generate calls / our four-run       {sequential / batched:7.2f}   (> 1: batching wins)")
-    print(f"step-detail overhead vs plain generate   {one / plain:7.2f}   (goal <= 1.10)")
-    print(f"loop without details vs plain generate   {bare / plain:7.2f}")
+    best = measure({
+        "one strategy (greedy, step details)": lambda: ours(four[:1]),
+        "four strategies, one batched run": lambda: ours(four),
+        "four sequential model.generate calls": lambda: [generate(kwargs) for kwargs in GENERATE_KWARGS],
+        "plain model.generate greedy": lambda: generate(GENERATE_KWARGS[0]),
+        "our greedy loop without step details": lambda: ours(four[:1], record=False),
+    }, args.repeats)
+    print(f"{'':<44} {'wall s':>8} {'CPU s':>8} {'tokens/s':>9}")
+    for name, (wall, cpu) in best.items():
+        rows = 4 if "four" in name else 1
+        print(f"{name:<44} {wall:8.2f} {cpu:8.2f} {rows * n / wall:9.1f}")
+    (one, one_cpu), (four_run, four_cpu), (seq, seq_cpu), (plain, plain_cpu), (bare, bare_cpu) = best.values()
+    print(f"{'ratio':<44} {'wall':>8} {'CPU':>8}")
+    print(f"{'four in one run / one strategy (goal <= 1.5)':<44} {four_run / one:8.2f} {four_cpu / one_cpu:8.2f}")
+    print(f"{'four generate calls / our four-run (> 1 wins)':<44} {seq / four_run:8.2f} {seq_cpu / four_cpu:8.2f}")
+    print(f"{'step details vs plain generate (goal <= 1.10)':<44} {one / plain:8.2f} {one_cpu / plain_cpu:8.2f}")
+    print(f"{'our loop, no details vs plain generate':<44} {bare / plain:8.2f} {bare_cpu / plain_cpu:8.2f}")
 
 
 if __name__ == "__main__":

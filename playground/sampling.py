@@ -498,27 +498,30 @@ def _choose(logits, history, rows, strategies, stage_lists, generators, groups, 
 
     batch = logits.shape[0]
     model_logprobs = torch.log_softmax(logits, dim=-1)                          # (B, V)
-    entropy = torch.special.entr(model_logprobs.exp()).sum(-1)                  # (B,)
+    model_probs = model_logprobs.exp()                                          # (B, V)
+    entropy = torch.special.entr(model_probs).sum(-1)                           # (B,)
     chosen = torch.empty(batch, dtype=torch.long, device=logits.device)
     sample_lp = torch.empty(batch, dtype=torch.float32, device=logits.device)
     recorded: dict[int, list[Stage]] = {}
     for s, members in groups:
-        index = torch.tensor(members, device=logits.device)
-        scores = logits.index_select(0, index)                                  # (n, V)
+        rows_of = slice(members[0], members[-1] + 1)                            # a strategy's rows are contiguous
+        scores = logits[rows_of]                                                # (n, V)
         stages = [("model", scores)]
         for name, warper in stage_lists[members[0]]:
-            scores = warper(history.index_select(0, index), scores)
+            scores = warper(history[rows_of], scores)
             stages.append((name, scores))
-        final_lp = torch.log_softmax(scores, dim=-1)
         if strategies[s].samples:
-            picked = _draw(final_lp.exp(), [generators[r] for r in members])
+            final_probs = torch.softmax(scores, dim=-1)                         # (n, V)
+            picked = _draw(final_probs, [generators[r] for r in members])
+            sample_lp[rows_of] = final_probs.gather(1, picked[:, None])[:, 0].log()
         else:
+            final_probs = model_probs[rows_of]
             picked = scores.argmax(dim=-1)
-        chosen[index] = picked
-        sample_lp[index] = final_lp.gather(1, picked[:, None])[:, 0]
+            sample_lp[rows_of] = model_logprobs[rows_of].gather(1, picked[:, None])[:, 0]
+        chosen[rows_of] = picked
         if record:
             for i, r in enumerate(members):
-                recorded[r] = _record_stages(stages, i, top, decode)
+                recorded[r] = _record_stages(stages, i, top, decode, model_probs[r], final_probs[i])
     logprobs = model_logprobs.gather(1, chosen[:, None])[:, 0]
     details: list[TokenStep | None] = [None] * batch
     if record:
@@ -541,19 +544,23 @@ def _draw(probs, generators) -> Any:
     return picked.clamp_(max=probs.shape[-1] - 1)
 
 
-def _record_stages(stages, i, top, decode) -> list[Stage]:
+def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Stage]:
     """Row i of every stage: its top candidates, how many tokens survive, and which of the model's 2*top
     favourites this stage removed (a few ops over the vocabulary per stage; the loop runs this every step)."""
     import torch
 
     out: list[Stage] = []
-    model_probs = torch.softmax(stages[0][1][i], dim=-1)                        # (V,)
     favourites_p, favourites = model_probs.topk(min(2 * top, model_probs.shape[-1]))   # (2K,)
     alive_before = torch.ones_like(favourites, dtype=torch.bool)
     kept_before = model_probs.shape[-1]
     for name, scores in stages:
         row = scores[i]
-        probs = model_probs if name == "model" else torch.softmax(row, dim=-1)
+        if name == "model":
+            probs = model_probs
+        elif name == stages[-1][0]:
+            probs = final_probs
+        else:
+            probs = torch.softmax(row, dim=-1)
         values, ids = probs.topk(min(top, probs.shape[-1]))
         kept = int(torch.count_nonzero(row > -math.inf))
         alive = row.index_select(0, favourites) > -math.inf                     # (2K,)
