@@ -746,8 +746,6 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
                       chat: bool = True, progress: Progress = _quiet) -> Iterator[Comparison]:
     """Yield a Comparison snapshot after every step of the batched loop and after each beam search;
     the last one has done=True. Strategies keep their order."""
-    from playground.models import load_model
-
     strategies = parse_strategies(strategies)
     max_new_tokens = _integer(max_new_tokens, "max_new_tokens")
     seed = _integer(seed, "seed")
@@ -755,10 +753,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         raise ValueError(f"seed must be a non-negative whole number, got {seed}.")
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {max_new_tokens}.")
-    lm = load_model(model_name, progress)
-    if getattr(lm.spec, "architecture", "decoder") != "decoder" or not hasattr(lm.model, "generate"):
-        raise ValueError(f"model {model_name!r} is not a causal language model; choose a decoder such as "
-                         "smollm2-135m-instruct.")
+    lm = _load_decoder(model_name, progress)
     tokenizer = lm.tokenizer
     built = build_prompt(tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)
     check_sizes(lm.model.config, strategies, len(built.token_ids), max_new_tokens)
@@ -801,6 +796,21 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
             beams[s] = beam_search(lm, built.token_ids, strategy.num_beams, max_new_tokens)
             yield snapshot(False)
     yield snapshot(True)
+
+
+def _load_decoder(model_name: str, progress: Progress) -> Any:
+    from playground.models import load_model
+
+    lm = load_model(model_name, progress)
+    if getattr(lm.spec, "architecture", "decoder") != "decoder" or not _can_generate(lm.model):
+        raise ValueError(f"model {model_name!r} is not a causal language model; choose a decoder such as "
+                         "smollm2-135m-instruct or gemma-3-270m.")
+    return lm
+
+
+def _can_generate(model: Any) -> bool:
+    check = getattr(model, "can_generate", None)
+    return bool(check()) if callable(check) else hasattr(model, "generate")
 
 
 def compare(model_name: str, prompt: str, strategies: Any, max_new_tokens: int = 48, seed: int = 0,
@@ -853,13 +863,11 @@ def many_samples(model_name: str, prompt: str, strategies: Any, n: int = 20, max
                  seed: int = 0, chat: bool = True, progress: Progress = _quiet) -> list[SampleStats]:
     """Draw n samples per sampling strategy in one batched loop (greedy once, beam once: they are
     deterministic) and measure their diversity and likelihood."""
-    from playground.models import load_model
-
     strategies = parse_strategies(strategies)
     n = _integer(n, "samples")
     max_new_tokens = _integer(max_new_tokens, "max_new_tokens")
     seed = _integer(seed, "seed")
-    lm = load_model(model_name, progress)
+    lm = _load_decoder(model_name, progress)
     tokenizer = lm.tokenizer
     built = build_prompt(tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)
     check_sizes(lm.model.config, strategies, len(built.token_ids), max_new_tokens, samples=n)

@@ -321,13 +321,13 @@ def test_reference_on_the_embedded_model(smollm):
     prompt = "Name a fruit."
     strategies = [{"name": "greedy"}, {"name": "top_k", "k": 1}, {"name": "top_p", "p": 0.9, "temperature": 1.0},
                   {"name": "beam", "num_beams": 3}]
-    run = S.compare(EMBEDDED, prompt, strategies, max_new_tokens=16, seed=11, chat=True)
+    run = S.compare(EMBEDDED, prompt, strategies, max_new_tokens=12, seed=11, chat=True)
     ids = run.prompt.token_ids
-    greedy = generate_new(smollm, ids, do_sample=False, max_new_tokens=16)
+    greedy = generate_new(smollm, ids, do_sample=False, max_new_tokens=12)
     assert list(run.results[0].token_ids) == greedy
     assert list(run.results[1].token_ids) == greedy
     assert list(run.results[3].token_ids) == generate_new(smollm, ids, do_sample=False, num_beams=3,
-                                                          max_new_tokens=16)
-    alone = S.compare(EMBEDDED, prompt, [strategies[2]], max_new_tokens=16, seed=11, chat=True)
+                                                          max_new_tokens=12)
+    alone = S.compare(EMBEDDED, prompt, [strategies[2]], max_new_tokens=12, seed=11, chat=True)
     assert alone.results[0].token_ids == run.results[2].token_ids
     assert run.results[0].text == smollm.tokenizer.decode(greedy, skip_special_tokens=True)
