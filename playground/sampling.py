@@ -229,7 +229,7 @@ class Stage:
     probs: np.ndarray          # (K,) their probabilities after this stage
     kept: int                  # tokens with non-zero probability after this stage
     removed: int               # tokens this stage removed
-    removed_ids: np.ndarray    # (R,) tokens among the model's 2K most likely that this stage removed
+    removed_ids: np.ndarray    # (R,) removed tokens the model found most likely, R <= K
     removed_probs: np.ndarray  # (R,) their model probabilities
     texts: tuple[str, ...] = ()          # (K,) the tokens of token_ids, decoded
     removed_texts: tuple[str, ...] = ()  # (R,)
@@ -545,16 +545,15 @@ def _draw(probs, generators) -> Any:
 
 
 def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Stage]:
-    """Row i of every stage: its top candidates, how many tokens survive, and which of the model's 2*top
-    favourites this stage removed (a few ops over the vocabulary per stage; the loop runs this every step)."""
+    """Row i of every stage: its top candidates, how many tokens survive, and the tokens this stage removed
+    that the model found most likely (a few ops over the vocabulary per stage; the loop runs this every step)."""
     import torch
 
     out: list[Stage] = []
-    favourites_p, favourites = model_probs.topk(min(2 * top, model_probs.shape[-1]))   # (2K,)
-    alive_before = torch.ones_like(favourites, dtype=torch.bool)
+    previous = None
     kept_before = model_probs.shape[-1]
     for name, scores in stages:
-        row = scores[i]
+        row = scores[i]                                                         # (V,)
         if name == "model":
             probs = model_probs
         elif name == stages[-1][0]:
@@ -562,13 +561,18 @@ def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Sta
         else:
             probs = torch.softmax(row, dim=-1)
         values, ids = probs.topk(min(top, probs.shape[-1]))
-        kept = int(torch.count_nonzero(row > -math.inf))
-        alive = row.index_select(0, favourites) > -math.inf                     # (2K,)
-        removed = alive_before & ~alive
-        ids, r_ids = ids.cpu().numpy(), favourites[removed].cpu().numpy()
-        out.append(Stage(name, ids, values.cpu().numpy(), kept, kept_before - kept, r_ids,
-                         favourites_p[removed].cpu().numpy(), decode(ids), decode(r_ids)))
-        alive_before, kept_before = alive, kept
+        alive = row > -math.inf
+        kept = int(torch.count_nonzero(alive))
+        removed = kept_before - kept
+        if removed and previous is not None:
+            gone = (previous > -math.inf) & ~alive
+            r_values, r_ids = torch.where(gone, model_probs, -1.0).topk(min(top, removed))
+        else:
+            r_values, r_ids = model_probs[:0], torch.zeros(0, dtype=torch.long)
+        ids, r_ids = ids.cpu().numpy(), r_ids.cpu().numpy()
+        out.append(Stage(name, ids, values.cpu().numpy(), kept, removed, r_ids, r_values.cpu().numpy(),
+                         decode(ids), decode(r_ids)))
+        previous, kept_before = row, kept
     return out
 
 

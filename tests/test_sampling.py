@@ -185,9 +185,9 @@ def test_every_stage_is_recorded_in_order(tiny_lm):
     assert step.token_id in top_p.token_ids[: top_p.kept]
     assert top_k.texts[0] == tiny_lm.tokenizer.decode([int(top_k.token_ids[0])])
     probs = model_probs(tiny_lm, ids)
-    # the removed tokens the model liked best are named: its favourites ranked 9 to 20
-    assert list(top_k.removed_ids) == probs.topk(2 * S.TOP_CANDIDATES).indices[8:].tolist()
-    assert np.allclose(top_k.removed_probs, probs.topk(2 * S.TOP_CANDIDATES).values[8:].numpy(), atol=1e-6)
+    # the removed tokens the model liked best are named: ranks 9 to 18
+    assert list(top_k.removed_ids) == probs.topk(18).indices[8:].tolist()
+    assert np.allclose(top_k.removed_probs, probs.topk(18).values[8:].numpy(), atol=1e-6)
     assert set(top_p.removed_ids) == set(top_k.token_ids[top_p.kept:8])
     assert math.isclose(step.logprob, math.log(float(probs[step.token_id])), abs_tol=1e-4)
     assert math.isclose(step.entropy, float(torch.special.entr(probs).sum()), rel_tol=1e-4)
