@@ -48,7 +48,7 @@ def test_comparison_step_inspector_and_escaping(page):
     view = page.inner_text("#samp-step-view")
     assert "40 kept" in view and "after temperature" in view and "chosen" in view
     assert page.locator("#pg-samp-steptable .pg-removed").count() >= 1
-    assert page.locator("#samp-beam .js-plotly-plot").count() == 1
+    page.wait_for_selector("#samp-beam .js-plotly-plot", timeout=30_000)
     page.wait_for_timeout(300)
     assert page.dialogs == []
 
@@ -87,7 +87,7 @@ def test_many_samples_panel(page):
     text = page.inner_text("#samp-stats")
     assert "distinct-1" in text and "perplexity" in text and "deterministic" in text
     assert page.locator("#samp-stats #pg-samp-stats tr").count() == 6     # header + five strategies
-    assert page.locator("#samp-first .js-plotly-plot").count() == 1
+    page.wait_for_selector("#samp-first .js-plotly-plot", timeout=30_000)
 
 
 def test_empty_prompt_gives_a_clear_message(page):
