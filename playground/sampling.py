@@ -560,9 +560,9 @@ def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Sta
             probs = final_probs
         else:
             probs = torch.softmax(row, dim=-1)
-        values, ids = probs.topk(min(top, probs.shape[-1]))
         alive = row > -math.inf
         kept = int(torch.count_nonzero(alive))
+        values, ids = probs.topk(min(top, kept))                                # only tokens still possible
         removed = kept_before - kept
         if removed and previous is not None:
             gone = (previous > -math.inf) & ~alive

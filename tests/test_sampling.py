@@ -183,6 +183,7 @@ def test_every_stage_is_recorded_in_order(tiny_lm):
     assert temperature.probs[0] < model.probs[0]                   # T=2 flattens
     assert math.isclose(float(top_k.probs.sum()), 1.0, abs_tol=1e-4)
     assert step.token_id in top_p.token_ids[: top_p.kept]
+    assert len(top_p.token_ids) == min(S.TOP_CANDIDATES, top_p.kept) and (top_p.probs > 0).all()
     assert top_k.texts[0] == tiny_lm.tokenizer.decode([int(top_k.token_ids[0])])
     probs = model_probs(tiny_lm, ids)
     # the removed tokens the model liked best are named: ranks 9 to 18
