@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from playground.models import LoadedTokenizer, Progress, _quiet, load_tokenizer
 
 MAX_CHARS = int(os.environ.get("PLAYGROUND_MAX_CHARS", "200000"))
@@ -108,14 +110,14 @@ def check_text(text: Any, *, allow_empty: bool = False) -> str:
 def tokenize(text: str, name: str, progress: Progress = _quiet) -> Tokenization:
     text = check_text(text)
     loaded = load_tokenizer(name, progress)
-    encoding = loaded.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+    encoding = loaded.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False)
     return _build(loaded, text, encoding, name)
 
 
 def _build(loaded: LoadedTokenizer, text: str, encoding: Any, name: str) -> Tokenization:
     tokenizer = loaded.tokenizer
     ids = list(encoding["input_ids"])
-    pieces = tokenizer.convert_ids_to_tokens(ids)
+    pieces = encoding.tokens()  # computed in Rust with the ids
     special = [bool(s) for s in encoding["special_tokens_mask"]]
     to_bytes = _byte_reader(tokenizer)
     starts, ends = [], []
@@ -171,6 +173,14 @@ def _byte_level_table() -> dict[str, int]:
 
 def _byte_reader(tokenizer: Any):
     """A function from a vocabulary piece to the bytes it stands for, for this tokenizer's scheme."""
+    reader = getattr(tokenizer, "_playground_byte_reader", None)
+    if reader is None:
+        reader = lru_cache(maxsize=None)(_plain_byte_reader(tokenizer))  # pieces repeat: decode each once
+        tokenizer._playground_byte_reader = reader
+    return reader
+
+
+def _plain_byte_reader(tokenizer: Any):
     kinds = _decoder_types(tokenizer)
     if "ByteLevel" in kinds:
         table = _byte_level_table()
@@ -201,34 +211,40 @@ def cut_points(result: Tokenization) -> set[int]:
 
         "Hi there": BPE cuts [Hi][ there], WordPiece [hi][there]; both give {0, 3, 8}.
     """
-    text = result.text
-    skip = _skip_whitespace(text)
-    points = set()
-    for start, end, is_special in zip(result.starts, result.ends, result.special):
-        if not is_special and end > start:
-            points.add(skip[start])
-            points.add(skip[end])
-    return points
+    starts, ends = _snapped_spans(result)
+    return set(starts.tolist()) | set(ends.tolist())
 
 
-def _skip_whitespace(text: str) -> list[int]:
-    """skip[p] = the first position >= p that is not whitespace (len(text) at the end)."""
-    skip = [len(text)] * (len(text) + 1)
-    for position in range(len(text) - 1, -1, -1):
-        skip[position] = skip[position + 1] if text[position].isspace() else position
-    return skip
+def _snapped_spans(result: Tokenization) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends (T',) of the tokens that cover text, each moved past any whitespace."""
+    keep = np.array([not s for s in result.special], dtype=bool) if result.num_tokens else np.zeros(0, bool)
+    starts = np.asarray(result.starts, dtype=np.int64)[keep]
+    ends = np.asarray(result.ends, dtype=np.int64)[keep]
+    covering = ends > starts
+    solid = _solid_positions(result.text)  # (S,) indices of non-whitespace characters, then len(text)
+    snap = lambda points: solid[np.searchsorted(solid, points)]
+    return snap(starts[covering]), snap(ends[covering])
+
+
+@lru_cache(maxsize=8)
+def _solid_positions(text: str) -> np.ndarray:
+    positions = [match.start() for match in re.finditer(r"\S", text)]
+    return np.array(positions + [len(text)], dtype=np.int64)
 
 
 def differing_tokens(results: list[Tokenization]) -> list[list[bool]]:
     """For each tokenizer, which of its tokens have a cut that not every other tokenizer makes."""
-    shared = set.intersection(*(cut_points(r) for r in results)) if results else set()
+    if not results:
+        return []
+    shared = np.array(sorted(set.intersection(*(cut_points(r) for r in results))), dtype=np.int64)
     flags = []
     for result in results:
-        skip = _skip_whitespace(result.text)
-        flags.append([
-            not s and e > b and (skip[b] not in shared or skip[e] not in shared)
-            for b, e, s in zip(result.starts, result.ends, result.special)
-        ])
+        solid = _solid_positions(result.text)
+        starts = solid[np.searchsorted(solid, np.asarray(result.starts, dtype=np.int64))]
+        ends = solid[np.searchsorted(solid, np.asarray(result.ends, dtype=np.int64))]
+        covering = (np.asarray(result.ends) > np.asarray(result.starts)) & ~np.asarray(result.special, dtype=bool)
+        differs = covering & ~(np.isin(starts, shared) & np.isin(ends, shared))
+        flags.append(differs.tolist())
     return flags
 
 

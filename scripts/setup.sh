@@ -46,6 +46,23 @@ if [[ $DEV == 1 ]] && ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chrom
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
 fi
 
+echo "== fetching BertViz's JavaScript (require.js, d3, jQuery) from npm if it is missing"
+vendor=assets/vendor
+fetch_js() {  # fetch_js PACKAGE@VERSION PATH-IN-PACKAGE TARGET
+  [[ -s "$vendor/$3" ]] && return 0
+  if ! command -v npm >/dev/null; then
+    echo "   npm is missing: BertViz will load $3 from its CDN instead"; return 0
+  fi
+  local scratch; scratch=$(mktemp -d)
+  (cd "$scratch" && npm pack -q "$1" >/dev/null && tar xzf ./*.tgz)
+  cp "$scratch/package/$2" "$vendor/$3"
+  rm -rf "$scratch"
+}
+mkdir -p "$vendor"
+fetch_js requirejs@2.3.6 require.js require.js
+fetch_js d3@5.7.0 dist/d3.min.js d3.min.js
+fetch_js jquery@2.2.4 dist/jquery.min.js jquery.min.js
+
 echo "== preparing the embedded models (a one-time conversion, cached)"
 .venv/bin/python -m playground.prepare
 echo "== set-up done"

@@ -32,7 +32,9 @@ def friendly_errors(handler: Callable) -> Callable:
         if isinstance(error, gr.Error):
             return error
         if isinstance(error, ValueError):
-            return gr.Error(str(error), print_exception=False)
+            # Gradio shows error messages as HTML, and ours quote the user's own text (a model name,
+            # a word): escape the markup characters, keep quotes readable.
+            return gr.Error(html.escape(str(error), quote=False), print_exception=False)
         log.exception("unexpected error in %s", handler.__name__)
         return gr.Error(f"Something went wrong ({type(error).__name__}); the details are in the server log.",
                         print_exception=False)

@@ -1,7 +1,5 @@
 """End to end: `python app.py`, driven in headless Chromium and through gradio_client."""
 
-import json
-from pathlib import Path
 
 import pytest
 

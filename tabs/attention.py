@@ -1,0 +1,523 @@
+"""The Attention tab: which tokens attend to which, per layer and head, and what kind of head each is.
+
+The handlers call playground.attention, which runs the model once per (text, model) and caches the
+result; moving the layer or head sliders only slices that result and redraws one heatmap.
+
+    >>> figure = heatmap_figure(run_attention("The cat sat.", "all-minilm-l6-v2"), layer=0, head=-1, kind="weights")
+    >>> figure.type
+    'plotly'
+
+Every token text reaches the page escaped: Plotly labels through `plotly_text`, HTML through `escape`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+from gradio.components.plot import PlotData
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from playground.attention import (AttentionResult, bertviz_document, bertviz_window, compare, find_token, focus,
+                                  logit_lens,
+                                  overview, overview_size, rollout_of, run_attention, select_weights, stats_of, to_api)
+from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
+from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback
+
+VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
+gr.set_static_paths([VENDOR])
+VENDOR_URL = f"gradio_api/file={VENDOR}/"
+
+DEFAULT_TEXT = ("The animal didn't cross the street because it was too tired. "
+                "It lay down on the pavement and went to sleep.")
+COMPARE_A = "The animal didn't cross the street because it was too tired."
+COMPARE_B = "The animal didn't cross the street because it was too wide."
+COLORSCALE = "Viridis"
+OVERVIEW_PIXELS = 900          # target width of the overview image
+KINDS = {"Attention weights": "weights", "Rollout (Abnar & Zuidema)": "rollout"}
+LENS_COLUMNS = 24
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
+
+
+def visible(text: str) -> str:
+    """Whitespace-only tokens shown as symbols, so a blank cell still says what it is."""
+    text = text.replace("\n", "↵").replace("\t", "⇥")
+    return text.replace(" ", "␣") if not text.strip() else text
+
+
+def plotly_text(text: str) -> str:
+    """Token text for Plotly labels: Plotly reads a small HTML subset, so < > & are escaped, and line
+    breaks and tabs made visible."""
+    return escape(visible(text)).replace("&#x27;", "'").replace("&quot;", '"')
+
+
+def axis_labels(result: AttentionResult) -> list[str]:
+    """Unique labels "position token" (Plotly merges equal category labels)."""
+    return [f"{i} {plotly_text(token)}" for i, token in enumerate(result.tokens)]
+
+
+def to_plot(figure: go.Figure, filename: str) -> PlotData:
+    """Gradio's Plot with Plotly's modebar export (PNG) named after what is shown."""
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": filename}}
+    return PlotData(type="plotly", plot=figure.to_json()[:-1] + ', "config": ' + json.dumps(config) + "}")
+
+
+def view_name(result: AttentionResult, layer: int, head: int, kind: str) -> str:
+    if kind == "rollout":
+        return f"rollout through layer {layer}"
+    return f"layer {layer}, " + ("mean over heads" if head == -1 else f"head {head}")
+
+
+def shown_weights(result: AttentionResult, layer: int, head: int, kind: str) -> np.ndarray:
+    """(T, T) what the heatmap shows."""
+    if kind == "rollout":
+        select_weights(result, layer, -1)  # checks the layer
+        return rollout_of(result)[layer]
+    return select_weights(result, layer, head)
+
+
+def heatmap_figure(result: AttentionResult, layer: int, head: int, kind: str) -> PlotData:
+    weights = shown_weights(result, layer, head, kind)
+    labels = axis_labels(result)
+    name = view_name(result, layer, head, kind)
+    figure = go.Figure(go.Heatmap(
+        z=weights.astype(np.float32), x=labels, y=labels, colorscale=COLORSCALE, zmin=0,
+        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>", colorbar={"title": "weight"},
+    ))
+    side = int(min(900, max(420, 18 * result.num_tokens + 160)))
+    figure.update_layout(
+        title=f"{escape(result.model)}: {name} ({'causal' if result.causal else 'bidirectional'})",
+        xaxis={"title": "key (attended to)", "tickangle": -60, "type": "category"},
+        yaxis={"title": "query (attending)", "autorange": "reversed", "type": "category"},
+        height=side, margin={"l": 90, "r": 20, "t": 60, "b": 90},
+    )
+    return to_plot(figure, f"attention-{result.model}-L{layer}-H{head}-{kind}".replace("/", "_"))
+
+
+@lru_cache(maxsize=1)
+def _palette() -> np.ndarray:
+    """(256, 3) uint8 RGB of the colorscale, for the overview image."""
+    colors = sample_colorscale(COLORSCALE, list(np.linspace(0, 1, 256)))
+    return np.array([[int(float(v)) for v in re.findall(r"[\d.]+", c)[:3]] for c in colors], dtype=np.uint8)
+
+
+def overview_image(result: AttentionResult) -> tuple[np.ndarray, int, str]:
+    """(H, W, 3) uint8 image of all heads, the pixels per overview pixel, and what was downsampled."""
+    pooled = overview(result.weights, size=overview_size(result))
+    cell = pooled.size + pooled.gap
+    image = pooled.image.copy()
+    # Each small map gets its own colour range, or the peaky heads would wash out the rest.
+    for layer in range(result.num_layers):
+        for head in range(result.num_heads):
+            tile = image[layer * cell:layer * cell + pooled.size, head * cell:head * cell + pooled.size]
+            top = tile.max()
+            if top > 0:
+                tile /= top
+    rgb = np.full(image.shape + (3,), 255, dtype=np.uint8)
+    inside = ~np.isnan(image)
+    rgb[inside] = _palette()[np.clip((image[inside] * 255).round(), 0, 255).astype(int)]
+    scale = max(1, min(8, OVERVIEW_PIXELS // image.shape[1], 1400 // image.shape[0]))
+    rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    t = result.num_tokens
+    if pooled.block > 1:
+        note = (f"Downsampled for display: each {t}×{t} map is shown as {pooled.size}×{pooled.size} blocks of "
+                f"{pooled.block} tokens (the attention a block of queries gives a block of keys). ")
+    else:
+        note = f"Each {t}×{t} map is shown at full resolution. "
+    note += (f"Rows are layers 0–{result.num_layers - 1}, columns heads 0–{result.num_heads - 1}; each map has its "
+             "own colour scale (0 to its largest value). Click a map to open it above; the full "
+             f"{result.num_layers}×{result.num_heads}×{t}×{t} tensor stays on the server.")
+    return rgb, scale, note
+
+
+def summary_html(result: AttentionResult) -> str:
+    kind = "decoder: causal, each token sees only earlier ones" if result.causal else \
+        "encoder: bidirectional, every token sees every token"
+    gqa = (f", {result.num_kv_heads} key/value heads (grouped-query attention)"
+           if result.num_kv_heads < result.num_heads else "")
+    tokens = " ".join(f'<span class="pg-chip pg-c{i % 6}" title="position {i}">{escape(visible(token))}</span>'
+                      for i, token in enumerate(result.tokens[:400]))
+    more = f" … and {result.num_tokens - 400} more" if result.num_tokens > 400 else ""
+    return (f'<div class="pg-panel" id="att-summary-panel"><div class="pg-panel-title">{escape(result.model)} '
+            f"({kind}) · {result.num_tokens} tokens · {result.num_layers} layers × {result.num_heads} heads{gqa}</div>"
+            f'<div class="pg-chips">{tokens}{more}</div></div>')
+
+
+def gqa_html(result: AttentionResult) -> str:
+    if result.num_kv_heads >= result.num_heads:
+        return (f'<div class="pg-note">{escape(result.model)} has no grouped-query attention: each of its '
+                f"{result.num_heads} query heads has its own key/value head.</div>")
+    rows = "".join(
+        f"<tr><td>kv head {kv}</td><td>{', '.join(f'head {h}' for h, k in enumerate(result.kv_head_of) if k == kv)}"
+        "</td></tr>" for kv in range(result.num_kv_heads))
+    group = result.num_heads // result.num_kv_heads
+    return (f'<div class="pg-note">{escape(result.model)}: {result.num_heads} query heads share '
+            f"{result.num_kv_heads} key/value heads, {group} query heads per group. Heads in a group read the "
+            "same keys and values but ask different questions (their own queries), so their maps can "
+            'still differ.</div><table class="pg-summary" id="att-gqa-table"><tr><th>key/value head</th>'
+            f"<th>query heads that read it</th></tr>{rows}</table>")
+
+
+STAT_COLUMNS = ["layer", "head", "kv head", "kind", "entropy (bits)", "entropy / max", "first token",
+                "previous token", "self", "next token"]
+
+
+def stats_table(result: AttentionResult) -> list[list]:
+    stats = stats_of(result)
+    rows = []
+    for layer in range(result.num_layers):
+        for head in range(result.num_heads):
+            rows.append([layer, head, result.kv_head_of[head], stats.kinds[layer][head],
+                         *(round(float(a[layer, head]), 4) for a in (stats.entropy, stats.entropy_share, stats.sink,
+                                                                      stats.previous, stats.self_score, stats.next))])
+    return rows
+
+
+def stats_figure(result: AttentionResult) -> PlotData:
+    stats = stats_of(result)
+    figure = go.Figure()
+    kinds = sorted({kind for row in stats.kinds for kind in row})
+    for kind in kinds:
+        where = [(l, h) for l in range(result.num_layers) for h in range(result.num_heads) if stats.kinds[l][h] == kind]
+        figure.add_trace(go.Scatter(
+            x=[float(stats.previous[l, h]) for l, h in where], y=[float(stats.sink[l, h]) for l, h in where],
+            mode="markers", name=kind, customdata=[[l, h, float(stats.entropy[l, h])] for l, h in where],
+            marker={"size": 9, "opacity": 0.8},
+            hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>previous-token %{x:.3f}<br>"
+                          "first token %{y:.3f}<br>entropy %{customdata[2]:.2f} bits<extra>%{fullData.name}</extra>"))
+    figure.update_layout(title="Heads by previous-token score and first-token (sink) share",
+                         xaxis={"title": "previous-token score", "range": [-0.02, 1.02]},
+                         yaxis={"title": "share on the first token", "range": [-0.02, 1.02]}, height=460)
+    return to_plot(figure, f"head-stats-{result.model}".replace("/", "_"))
+
+
+def focus_figure(result: AttentionResult, index: int, head: int) -> PlotData:
+    data = focus(result, index, head)
+    labels = axis_labels(result)
+    positions = list(range(result.num_tokens))
+    figure = make_subplots(rows=result.num_layers, cols=2, shared_xaxes=True, vertical_spacing=0.012,
+                           column_titles=[f"where “{plotly_text(data.token)}” attends",
+                                          f"what attends to “{plotly_text(data.token)}”"],
+                           row_titles=[f"L{l}" for l in range(result.num_layers)])
+    for layer in range(result.num_layers):
+        for col, values in ((1, data.attends_to[layer]), (2, data.attended_by[layer])):
+            figure.add_trace(go.Bar(x=positions, y=values.astype(np.float32), customdata=labels, showlegend=False,
+                                    marker={"color": "#1f6feb" if col == 1 else "#c0392b"},
+                                    hovertemplate=f"layer {layer}<br>%{{customdata}}<br>weight %{{y:.4f}}<extra></extra>"),
+                             row=layer + 1, col=col)
+    figure.update_yaxes(range=[0, 1], showticklabels=False)
+    ticks = positions if result.num_tokens <= 40 else positions[::max(1, result.num_tokens // 40)]
+    figure.update_xaxes(tickvals=ticks, ticktext=[labels[i] for i in ticks], tickangle=-60,
+                        row=result.num_layers)
+    who = "mean over heads" if head == -1 else f"head {head}"
+    figure.update_layout(height=90 * result.num_layers + 200, margin={"t": 80, "b": 100},
+                         title=f"Token focus on position {index} “{plotly_text(data.token)}” ({who}), every layer")
+    return to_plot(figure, f"focus-{result.model}-{index}".replace("/", "_"))
+
+
+def compare_figure(first: AttentionResult, second: AttentionResult, i: int, j: int, layer: int, head: int) -> PlotData:
+    """Both inputs side by side on one layer and head: their maps on top, the focus token's row below."""
+    who = "mean over heads" if head == -1 else f"head {head}"
+    figure = make_subplots(rows=2, cols=2, horizontal_spacing=0.14, vertical_spacing=0.14, row_heights=[0.55, 0.45],
+                           subplot_titles=["A", "B", f"A: where “{plotly_text(first.tokens[i])}” ({i}) attends",
+                                           f"B: where “{plotly_text(second.tokens[j])}” ({j}) attends"])
+    for col, (result, index) in enumerate(((first, i), (second, j)), start=1):
+        weights = select_weights(result, layer, head)
+        labels = axis_labels(result)
+        figure.add_trace(go.Heatmap(z=weights.astype(np.float32), x=labels, y=labels, colorscale=COLORSCALE, zmin=0,
+                                    zmax=1, showscale=col == 2,
+                                    hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>"),
+                         row=1, col=col)
+        figure.update_xaxes(type="category", tickangle=-60, row=1, col=col)
+        figure.update_yaxes(type="category", autorange="reversed", row=1, col=col)
+        figure.add_trace(go.Bar(x=labels, y=weights[index].astype(np.float32), showlegend=False,
+                                marker={"color": "#1f6feb" if col == 1 else "#c0392b"},
+                                hovertemplate="%{x}<br>weight %{y:.4f}<extra></extra>"), row=2, col=col)
+        figure.update_xaxes(type="category", tickangle=-60, row=2, col=col)
+    longest = max(first.num_tokens, second.num_tokens)
+    figure.update_layout(height=int(min(1400, max(720, 30 * longest + 420))),
+                         title=f"{escape(first.model)}, layer {layer}, {who}", margin={"b": 100})
+    return to_plot(figure, f"compare-L{layer}-H{head}")
+
+
+def lens_html(result: AttentionResult, start: int, progress) -> str:
+    start = max(0, min(int(start or 0), result.num_tokens - 1))
+    stop = min(result.num_tokens, start + LENS_COLUMNS)
+    lens = logit_lens(result, top_k=3, start=start, stop=stop, progress=progress)
+    head = "".join(f'<th title="position {p}">{p}<br>{escape(visible(result.tokens[p]))}</th>' for p in range(start, stop))
+    body = []
+    for layer in range(result.num_layers):
+        cells = []
+        for p in range(stop - start):
+            tops = " · ".join(f"{escape(visible(t))} {q:.0%}" for t, q in zip(lens.tokens[layer][p], lens.probs[layer, p]))
+            best = lens.probs[layer, p, 0]
+            shade = f"rgba(31,111,235,{0.1 + 0.8 * float(best):.2f})"
+            cells.append(f'<td title="{tops}" style="background:{shade}">{escape(visible(lens.tokens[layer][p][0]))}'
+                         f"<br><small>{best:.0%}</small></td>")
+        body.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
+    note = (f"Positions {start}–{stop - 1} of {result.num_tokens} (at most {LENS_COLUMNS} at a time; move the start to "
+            "see others). Each cell: the most likely next token read from that layer's output through the final "
+            "norm and the output head, with its probability; hover for the top 3. The last row is the model's "
+            "own prediction.")
+    return (f'<div class="pg-note">{note}</div><div style="overflow-x:auto"><table class="pg-summary pg-lens" '
+            f'id="att-lens-table"><tr><th>layer</th>{head}</tr>{"".join(body)}</table></div>')
+
+
+def bertviz_frame(document: str, window, result: AttentionResult) -> str:
+    cut = (f"tokens {window.start}–{window.stop - 1} of {result.num_tokens}" if window.stop - window.start <
+           result.num_tokens else f"all {result.num_tokens} tokens")
+    partial = (" Rows cut by the window do not sum to 1." if (window.start > 0 or
+               (window.stop < result.num_tokens and not result.causal)) else "")
+    return (f'<div class="pg-note">BertViz shows {cut}: its page carries every weight it shows, so long inputs '
+            f"are cut to a window.{partial} require.js, d3 and jQuery are served by this app (CDN only as "
+            f'fallback).</div><iframe id="att-bertviz-frame" title="BertViz" srcdoc="{escape(document)}" '
+            'style="width:100%;height:760px;border:1px solid #ddd;border-radius:8px;background:#fff"></iframe>')
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+
+
+def _kind(kind: str) -> str:
+    return KINDS.get(kind, kind if kind in KINDS.values() else "weights")
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
+
+
+@friendly_errors
+def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(track_tqdm=True)):
+    result = run_attention(text, model, progress_callback(progress))
+    layer = min(max(_int(layer, "layer"), 0), result.num_layers - 1)
+    head = min(max(_int(head, "head"), -1), result.num_heads - 1)
+    image, _, note = overview_image(result)
+    return (gr.update(maximum=result.num_layers - 1, value=layer), gr.update(maximum=result.num_heads - 1, value=head),
+            summary_html(result), heatmap_figure(result, layer, head, _kind(kind)), image,
+            f'<div class="pg-note" id="att-overview-note">{escape(note)}</div>',
+            stats_table(result), stats_figure(result), gqa_html(result))
+
+
+@friendly_errors
+def show_head(text: str, model: str, layer, head, kind: str, progress=gr.Progress()):
+    result = run_attention(text, model, progress_callback(progress))
+    return heatmap_figure(result, _int(layer, "layer"), _int(head, "head"), _kind(kind))
+
+
+@friendly_errors
+def pick_from_overview(text: str, model: str, kind: str, evt: gr.SelectData):
+    result = run_attention(text, model)
+    _, scale, _ = overview_image(result)
+    cell = (overview(result.weights[:1, :1], overview_size(result)).size + 1) * scale
+    x, y = (int(v) for v in evt.index[:2])
+    layer, head = min(y // cell, result.num_layers - 1), min(x // cell, result.num_heads - 1)
+    return gr.update(value=layer), gr.update(value=head), heatmap_figure(result, layer, head, "weights"), \
+        gr.update(value=list(KINDS)[0])
+
+
+def _position(result: AttentionResult, token: str) -> int:
+    token = (token or "").strip()
+    if re.fullmatch(r"\d+", token):
+        return int(token)
+    return find_token(result, token)
+
+
+@friendly_errors
+def show_focus(text: str, model: str, head, token: str, progress=gr.Progress()):
+    result = run_attention(text, model, progress_callback(progress))
+    return focus_figure(result, _position(result, token), _int(head, "head"))
+
+
+@friendly_errors
+def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, progress=gr.Progress()):
+    first, second, i, j = compare(text_a, text_b, model, _int(layer, "layer"), _int(head, "head"), word,
+                                  progress_callback(progress))
+    return compare_figure(first, second, i, j, _int(layer, "layer"), _int(head, "head"))
+
+
+@friendly_errors
+def show_lens(text: str, model: str, start, progress=gr.Progress()):
+    result = run_attention(text, model, progress_callback(progress))
+    return lens_html(result, _int(start, "start position"), progress_callback(progress))
+
+
+@friendly_errors
+def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()):
+    result = run_attention(text, model, progress_callback(progress))
+    window = bertviz_window(result, _int(start, "start position"))
+    document = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window, VENDOR_URL)
+    folder = Path(tempfile.mkdtemp(prefix="bertviz-"))
+    path = folder / f"bertviz-{view.split()[0].lower()}-view.html"
+    # The downloaded file opens from disk, away from this app: it carries require.js, d3 and jQuery itself.
+    standalone = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window,
+                                  VENDOR_URL, inline_from=VENDOR)
+    path.write_text(standalone, encoding="utf-8")
+    return bertviz_frame(document, window, result), str(path)
+
+
+@friendly_errors
+def export(text: str, model: str, layer, head, kind: str, token: str, text_a: str, text_b: str, word: str,
+           progress=gr.Progress()):
+    """JSON of the weights shown, and PNG + SVG of every figure the current inputs give."""
+    result = run_attention(text, model, progress_callback(progress))
+    layer, head, kind = _int(layer, "layer"), _int(head, "head"), _kind(kind)
+    weights = shown_weights(result, layer, head, kind)
+    folder = Path(tempfile.mkdtemp(prefix="attention-"))
+    stem = f"attention-L{layer}-H{head}-{kind}"
+    payload = {"model": result.model, "text": result.text, "tokens": result.tokens, "layer": layer, "head": head,
+               "view": view_name(result, layer, head, kind), "weights": weights.astype(float).tolist()}
+    (folder / f"{stem}.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    files = [str(folder / f"{stem}.json")]
+    figures = {stem: heatmap_figure(result, layer, head, kind), "head-stats": stats_figure(result)}
+    skipped = []
+    try:
+        figures[f"focus-{_position(result, token)}"] = focus_figure(result, _position(result, token), head)
+    except ValueError as error:
+        skipped.append(f"token focus ({error})")
+    try:
+        first, second, i, j = compare(text_a, text_b, model, layer, head, word)
+        figures["compare"] = compare_figure(first, second, i, j, layer, head)
+    except ValueError as error:
+        skipped.append(f"compare ({error})")
+    image, _, _ = overview_image(result)
+    from PIL import Image
+    Image.fromarray(image).save(folder / "overview.png")
+    files.append(str(folder / "overview.png"))
+    note = "JSON of the weights shown; the overview as PNG."
+    try:
+        files += _write_images(figures, folder)
+        note += f" PNG and SVG of {len(figures)} figures ({', '.join(figures)}), drawn by Kaleido."
+    except Exception as error:  # Kaleido needs a Chromium; without one the modebar's camera still exports PNG
+        note += (f" PNG/SVG could not be drawn here ({type(error).__name__}); use the camera button above each "
+                 "figure to download a PNG.")
+    if skipped:
+        note += " Not drawn: " + "; ".join(skipped)
+    return files, f'<div class="pg-note">{escape(note)}</div>'
+
+
+def _write_images(figures: dict[str, PlotData], folder: Path) -> list[str]:
+    import plotly.io as pio
+
+    if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
+        os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+    drawn, paths = [], []
+    for name, plot in figures.items():
+        spec = json.loads(plot.plot)
+        figure = go.Figure(spec["data"], spec["layout"])
+        height = int(spec["layout"].get("height") or 700)
+        for suffix in ("png", "svg"):
+            drawn.append((figure, str(folder / f"{name}.{suffix}"), height))
+    pio.write_images([d[0] for d in drawn], [d[1] for d in drawn], width=1100,
+                     height=[d[2] for d in drawn])
+    paths = [d[1] for d in drawn]
+    return paths
+
+
+@friendly_errors
+def attention_api(text: str, model: str, layer: int, head: int) -> dict:
+    """The model's own attention weights (output_attentions=True, eager) for one layer and head
+    (head -1: the mean over heads), with the tokens."""
+    result = run_attention(text, model)
+    return to_api(result, layer, head)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+
+def build() -> None:
+    gr.Markdown("Type a sentence and see, for any layer and head, which tokens attend to which. Encoders "
+                "(all-MiniLM) look both ways; decoders (SmolLM2, Gemma) only at earlier tokens. The model runs "
+                "once per input; moving the sliders re-uses that run.")
+    with gr.Row():
+        text = gr.Textbox(value=DEFAULT_TEXT, lines=3, max_lines=10, label="Text", elem_id="att-text", scale=3)
+        with gr.Column(scale=1):
+            model = gr.Dropdown(ALL_MODELS, value=DEFAULT_ENCODER, allow_custom_value=True, label="Model",
+                                info="An embedded model, a local folder, or a Hub id.", elem_id="att-model")
+            run = gr.Button("Show attention", variant="primary", elem_id="att-run")
+    with gr.Row():
+        layer = gr.Slider(0, 5, value=0, step=1, label="Layer", elem_id="att-layer")
+        head = gr.Slider(-1, 11, value=-1, step=1, label="Head (-1: mean over heads)", elem_id="att-head")
+        kind = gr.Radio(list(KINDS), value=list(KINDS)[0], label="Show", elem_id="att-kind")
+    summary = gr.HTML(elem_id="att-summary")
+    heatmap = gr.Plot(label="One head", elem_id="att-heatmap")
+    gr.Examples([[DEFAULT_TEXT, DEFAULT_ENCODER], [DEFAULT_TEXT, DEFAULT_DECODER],
+                 ["def add(a, b):\n    return a + b\n\nprint(add(2, 3))", DEFAULT_DECODER]],
+                [text, model], label="Try these")
+    with gr.Accordion("All heads: layers × heads overview", open=True):
+        overview_note = gr.HTML(elem_id="att-overview-note-box")
+        overview_map = gr.Image(label="Overview (click a map)", type="numpy", interactive=False, format="png",
+                                elem_id="att-overview", buttons=["download"])
+    with gr.Accordion("What the heads do: statistics", open=False):
+        gr.Markdown("Averaged over the query positions: **entropy** (how spread out a row is; "
+                    "entropy / max = 1 is uniform), share on the **first token** (the attention sink), "
+                    "**previous-token**, **self** and **next-token** scores. A head is named after a score "
+                    "that passes its threshold. Click a column header to sort.")
+        stats = gr.Dataframe(headers=STAT_COLUMNS, label="Per-head statistics", interactive=False,
+                             elem_id="att-stats", max_height=420)
+        stats_plot = gr.Plot(label="Heads", elem_id="att-stats-plot")
+    with gr.Accordion("Grouped-query attention", open=False):
+        gqa = gr.HTML(elem_id="att-gqa")
+    with gr.Accordion("Token focus", open=False):
+        with gr.Row():
+            token = gr.Textbox(value="it", label="Token (a word of the text, or a position)", elem_id="att-token")
+            focus_button = gr.Button("Show focus", elem_id="att-focus-run")
+        focus_plot = gr.Plot(label="Token focus", elem_id="att-focus")
+    with gr.Accordion("Compare two inputs", open=False):
+        with gr.Row():
+            text_a = gr.Textbox(value=COMPARE_A, label="Input A", elem_id="att-compare-a")
+            text_b = gr.Textbox(value=COMPARE_B, label="Input B", elem_id="att-compare-b")
+            word = gr.Textbox(value="it", label="Focus word", elem_id="att-compare-word")
+        compare_button = gr.Button("Compare on this layer and head", elem_id="att-compare-run")
+        compare_plot = gr.Plot(label="Compare", elem_id="att-compare")
+    with gr.Accordion("Logit lens (decoders)", open=False):
+        with gr.Row():
+            lens_start = gr.Number(value=0, precision=0, label="First position", elem_id="att-lens-start")
+            lens_button = gr.Button("Read every layer", elem_id="att-lens-run")
+        lens = gr.HTML(elem_id="att-lens")
+    with gr.Accordion("BertViz", open=False):
+        with gr.Row():
+            bv_view = gr.Radio(["Head view", "Model view"], value="Head view", label="View", elem_id="att-bv-view")
+            bv_start = gr.Number(value=0, precision=0, label="First token", elem_id="att-bv-start")
+            bv_button = gr.Button("Show BertViz", elem_id="att-bv-run")
+        bertviz = gr.HTML(elem_id="att-bertviz")
+        bv_file = gr.File(label="BertViz HTML", elem_id="att-bv-file")
+    with gr.Accordion("Export", open=False):
+        gr.Markdown("The camera button above each figure downloads it as PNG. This button writes the weights "
+                    "shown as JSON, and every figure (heatmap, head statistics, token focus, compare) as PNG "
+                    "and SVG, with the overview as PNG; it takes a few seconds.")
+        export_button = gr.Button("Export: JSON, PNG, SVG", elem_id="att-export")
+        export_note = gr.HTML(elem_id="att-export-note")
+        export_files = gr.File(label="Files", file_count="multiple", elem_id="att-export-files")
+
+    outputs = [layer, head, summary, heatmap, overview_map, overview_note, stats, stats_plot, gqa]
+    run.click(analyze, [text, model, layer, head, kind], outputs, api_name=False)
+    text.submit(analyze, [text, model, layer, head, kind], outputs, api_name=False)
+    model.select(analyze, [text, model, layer, head, kind], outputs, api_name=False)
+    for control in (layer, head):
+        control.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False,
+                        trigger_mode="always_last", show_progress="hidden")
+    kind.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False)
+    overview_map.select(pick_from_overview, [text, model, kind], [layer, head, heatmap, kind], api_name=False)
+    focus_button.click(show_focus, [text, model, head, token], focus_plot, api_name=False)
+    compare_button.click(show_compare, [text_a, text_b, model, layer, head, word], compare_plot, api_name=False)
+    lens_button.click(show_lens, [text, model, lens_start], lens, api_name=False)
+    bv_button.click(show_bertviz, [text, model, bv_view, bv_start], [bertviz, bv_file], api_name=False)
+    export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
+                        [export_files, export_note], api_name=False)
+    gr.api(attention_api, api_name="attention")
