@@ -166,7 +166,7 @@ def _temperature(value: Any, where: str, name: str) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{where} ({name}): temperature must be a number, got {value!r}.") from None
     if not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"{where} ({name}): temperature must be > 0, got {value!r}. Temperature 0 means always "
+        raise ValueError(f"{where} ({name}): temperature must be above 0, got {value!r}. Temperature 0 means always "
                          'taking the most likely token: use {"name": "greedy"} for that.')
     if temperature > MAX_TEMPERATURE:
         raise ValueError(f"{where} ({name}): temperature {temperature:g} is above {MAX_TEMPERATURE:g}; "

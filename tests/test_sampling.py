@@ -41,7 +41,7 @@ def generate_new(lm, ids, **kwargs):
     ({"name": "top_p", "p": 0}, r"p must be in \(0, 1\]"),
     ({"name": "top_p", "p": 1.5}, r"p must be in \(0, 1\]"),
     ({"name": "temperature", "temperature": 0}, "use {\"name\": \"greedy\"}"),
-    ({"name": "top_k", "k": 5, "temperature": -1}, "temperature must be > 0"),
+    ({"name": "top_k", "k": 5, "temperature": -1}, "temperature must be above 0"),
     ({"name": "top_p", "temperature": "hot"}, "temperature must be a number"),
     ({"name": "typical", "mass": 1.0}, "strictly between 0 and 1"),
     ({"name": "min_p", "min_p": 0}, r"min_p must be in \(0, 1\]"),
