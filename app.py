@@ -12,13 +12,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from tabs import attention, diffusion, tokenization
+from tabs import attention, diffusion, sampling, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
     ("Attention", "attention", attention),
+    ("Sampling", "sampling", sampling),
     ("Diffusion", "diffusion", diffusion),
 ]
 

@@ -1,0 +1,376 @@
+"""The Sampling tab: decoding strategies side by side on one prompt, streamed token by token.
+
+The handlers turn the strategy controls into the API's strategy dicts, call playground.sampling and
+format what comes back: coloured text, an entropy plot, a step inspector, a beam tree, many-samples
+statistics. Every piece of model or user text goes through `escape`.
+
+    >>> slots_to_strategies(["greedy", 1.0, 50, 0.9, 4], ["top_p", 0.8, 50, 0.9, 4])
+    [{'name': 'greedy'}, {'name': 'top_p', 'temperature': 0.8, 'p': 0.9}]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from playground.catalog import DEFAULT_DECODER
+from playground.sampling import (MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, SampleStats, StrategyResult,
+                                 compare, many_samples, stream_comparison)
+from tabs.common import DECODERS, escape, friendly_errors, progress_callback
+
+OFF = "off"
+SLOT_DEFAULTS = [  # name, temperature, k, p, beams
+    ("greedy", 1.0, 50, 0.9, 3),
+    ("top_k", 1.0, 40, 0.9, 3),
+    ("top_p", 0.8, 50, 0.9, 3),
+    ("beam", 1.0, 50, 0.9, 3),
+    ("min_p", 1.0, 50, 0.1, 3),
+]
+DEFAULT_PROMPT = "Write one sentence about the sea."
+EXAMPLES = [
+    ["Write one sentence about the sea.", DEFAULT_DECODER, True],
+    ["The capital of France is", "gemma-3-270m", False],
+    ["Give me three names for a cat.", DEFAULT_DECODER, True],
+]
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def slot_to_strategy(name: str, temperature: float, k: float, p: float, beams: float) -> dict | None:
+    """One column of controls as an API strategy dict (None when the column is off)."""
+    if not name or name == OFF:
+        return None
+    if name == "greedy":
+        return {"name": "greedy"}
+    if name == "beam":
+        return {"name": "beam", "num_beams": int(beams)}
+    spec: dict[str, Any] = {"name": name, "temperature": float(temperature)}
+    if name == "top_k":
+        spec["k"] = int(k)
+    elif name == "top_p":
+        spec["p"] = float(p)
+    elif name == "min_p":
+        spec["min_p"] = float(p)
+    elif name == "typical":
+        spec["mass"] = float(p)
+    return spec
+
+
+def slots_to_strategies(*slots: Sequence[Any]) -> list[dict]:
+    return [spec for spec in (slot_to_strategy(*slot) for slot in slots) if spec is not None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
+
+
+def probability_colour(p: float) -> str:
+    """Red for unlikely tokens, through yellow, to green for near-certain ones."""
+    hue = 120 * max(0.0, min(1.0, p))
+    return f"hsl({hue:.0f}, 75%, 82%)"
+
+
+def token_text(token: str) -> str:
+    """A token as shown: escaped, newlines visible."""
+    return escape(token).replace("\n", "↵<br>")
+
+
+def render_tokens(result: StrategyResult) -> str:
+    spans = []
+    for i, (token, logprob) in enumerate(zip(result.tokens, result.token_logprobs)):
+        p = math.exp(logprob) if math.isfinite(logprob) else 0.0
+        entropy = result.entropies[i] if i < len(result.entropies) else float("nan")
+        spans.append(f'<span class="pg-tok" data-step="{i}" style="background:{probability_colour(p)}" '
+                     f'title="step {i}: p={p:.3f}, entropy {entropy:.2f} nats">{token_text(token)}</span>')
+    return "".join(spans)
+
+
+def render_outputs(comparison: Comparison | None) -> str:
+    if comparison is None:
+        return "<div class='pg-samp-empty'>Press Generate to compare the strategies.</div>"
+    cards = []
+    for index, result in enumerate(comparison.results):
+        status = "running…" if result.ended_by == "running" else f"ended by {result.ended_by}"
+        mean = (sum(result.token_logprobs) / len(result.token_logprobs)) if result.token_logprobs else float("nan")
+        body = render_tokens(result) or "<i>waiting…</i>"
+        cards.append(
+            f'<div class="pg-samp-card" data-strategy="{index}" style="flex:1 1 220px;min-width:220px;'
+            f'border:1px solid #ccc;border-radius:8px;padding:8px;border-top:4px solid {COLOURS[index % 8]}">'
+            f'<div class="pg-samp-label"><b>{escape(result.strategy.label())}</b></div>'
+            f'<div class="pg-samp-meta" style="font-size:0.85em;color:#666">{len(result.token_ids)} tokens, '
+            f'{escape(status)}, mean log p {mean:.2f}</div>'
+            f'<div class="pg-samp-text" style="white-space:pre-wrap;line-height:1.7;margin-top:6px">{body}</div>'
+            '</div>')
+    legend = ("<div style='font-size:0.85em;margin-top:6px'>Colour = probability the model gave each token: "
+              f"<span style='background:{probability_colour(0.05)}'>&nbsp;unlikely&nbsp;</span> "
+              f"<span style='background:{probability_colour(0.5)}'>&nbsp;even&nbsp;</span> "
+              f"<span style='background:{probability_colour(0.95)}'>&nbsp;near certain&nbsp;</span>. "
+              f"Seed {comparison.seed}, {comparison.seconds:.1f} s"
+              f"{'' if comparison.done else ', generating…'}</div>")
+    note = f"<div class='pg-samp-note'>{escape(comparison.prompt.note)}</div>" if comparison.prompt.note else ""
+    return f"{note}<div id='pg-samp-cards' style='display:flex;gap:8px;flex-wrap:wrap'>{''.join(cards)}</div>{legend}"
+
+
+def entropy_figure(comparison: Comparison | None) -> go.Figure:
+    figure = go.Figure()
+    if comparison is not None:
+        for index, result in enumerate(comparison.results):
+            if result.entropies:
+                figure.add_trace(go.Scatter(
+                    x=list(range(len(result.entropies))), y=list(result.entropies), mode="lines+markers",
+                    name=result.strategy.label(), line={"color": COLOURS[index % 8]},
+                    text=[escape(t) for t in result.tokens], hovertemplate="step %{x}: %{text}<br>%{y:.2f} nats"))
+    figure.update_layout(title="Entropy of the model's next-token distribution", xaxis_title="step",
+                         yaxis_title="entropy (nats)", height=280, margin={"l": 50, "r": 10, "t": 40, "b": 40})
+    return figure
+
+
+def render_step(comparison: Comparison | None, index: int, step: int) -> str:
+    """The candidates of one step, as a table: one column per stage, in the order they apply."""
+    if comparison is None or not comparison.results:
+        return "<div class='pg-samp-empty'>Generate first, then walk through the steps.</div>"
+    index = max(0, min(int(index), len(comparison.results) - 1))
+    result = comparison.results[index]
+    if not result.steps:
+        return f"<div>{escape(result.strategy.label())}: no steps yet.</div>"
+    step = max(0, min(int(step), len(result.steps) - 1))
+    record = result.steps[step]
+    tokenizer_text = dict(zip(result.token_ids, result.tokens))
+    order: list[int] = []
+    for stage in record.stages:
+        tokenizer_text.update(zip((int(t) for t in stage.token_ids), stage.texts))
+        tokenizer_text.update(zip((int(t) for t in stage.removed_ids), stage.removed_texts))
+        for token_id in list(stage.token_ids) + list(stage.removed_ids):
+            if int(token_id) not in order:
+                order.append(int(token_id))
+    probs = [{int(t): float(p) for t, p in zip(stage.token_ids, stage.probs)} for stage in record.stages]
+    removed = [{int(t) for t in stage.removed_ids} for stage in record.stages]
+    model_probs = probs[0]
+    order.sort(key=lambda t: -model_probs.get(t, 0.0))
+    header = "".join(f"<th>after {escape(stage.name)}<br><small>{stage.kept:,} kept"
+                     f"{f', {stage.removed:,} removed' if stage.removed else ''}</small></th>"
+                     if stage.name != "model" else "<th>model</th>" for stage in record.stages)
+    rows = []
+    for token_id in order:
+        name = tokenizer_text.get(token_id, f"#{token_id}")
+        cells = []
+        gone = False
+        for stage_probs, stage_removed in zip(probs, removed):
+            if token_id in stage_removed or gone:
+                gone = True
+                cells.append("<td class='pg-removed' style='color:#b00;text-decoration:line-through'>removed</td>")
+            elif token_id in stage_probs:
+                p = stage_probs[token_id]
+                cells.append(f"<td><div style='background:#4a90d9;height:8px;width:{max(1, int(p * 120))}px;"
+                             f"display:inline-block'></div> {p:.3f}</td>")
+            else:
+                cells.append("<td style='color:#999'>·</td>")
+        chosen = token_id == record.token_id
+        style = " style='font-weight:bold;background:#fff3c4'" if chosen else ""
+        mark = " ◀ chosen" if chosen else ""
+        rows.append(f"<tr class='{'pg-chosen' if chosen else 'pg-cand'}'{style}><td><code>{token_text(name)}</code>"
+                    f"{mark}</td>{''.join(cells)}</tr>")
+    if record.token_id not in order:
+        rows.append(f"<tr class='pg-chosen' style='font-weight:bold;background:#fff3c4'><td><code>"
+                    f"{token_text(tokenizer_text.get(record.token_id, str(record.token_id)))}</code> ◀ chosen</td>"
+                    f"<td colspan='{len(record.stages)}'>outside the top candidates</td></tr>")
+    summary = (f"<p><b>{escape(result.strategy.label())}</b>, step {step} of {len(result.steps) - 1}: chose "
+               f"<code>{token_text(tokenizer_text.get(record.token_id, ''))}</code> with model probability "
+               f"{math.exp(record.logprob):.3f} (log p {record.logprob:.2f}), probability {math.exp(record.sample_logprob):.3f} "
+               f"in the distribution it was drawn from; entropy {record.entropy:.2f} nats.</p>")
+    return (f"{summary}<table id='pg-samp-steptable' style='border-collapse:collapse'><tr><th>token</th>{header}</tr>"
+            f"{''.join(rows)}</table>")
+
+
+def beam_figure(comparison: Comparison | None) -> go.Figure:
+    """Beam search as a tree: x = step, one row per candidate; kept beams continue, pruned ones stop."""
+    figure = go.Figure()
+    tree = next((r.beam_tree for r in comparison.results if r.beam_tree is not None), None) if comparison else None
+    if tree is None or not tree.nodes:
+        figure.update_layout(title="Beam tree (add a beam strategy)", height=200)
+        return figure
+    by_step: dict[int, list] = {}
+    for node in tree.nodes:
+        by_step.setdefault(node.step, []).append(node)
+    y_of: dict[int, float] = {}
+    for step, nodes in by_step.items():
+        for rank, node in enumerate(sorted(nodes, key=lambda n: -n.score)):
+            y_of[node.id] = -rank
+    edge_x, edge_y, out_x, out_y = [], [], [], []
+    for node in tree.nodes:
+        if node.parent >= 0:
+            xs, ys = [node.step - 1, node.step, None], [y_of[node.parent], y_of[node.id], None]
+            (out_x if node.on_output else edge_x).extend(xs)
+            (out_y if node.on_output else edge_y).extend(ys)
+    figure.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#ccc", "width": 1},
+                                hoverinfo="skip", showlegend=False))
+    figure.add_trace(go.Scatter(x=out_x, y=out_y, mode="lines", line={"color": "#d62728", "width": 3},
+                                hoverinfo="skip", name="returned sequence"))
+    styles = {"kept": "#2ca02c", "finished": "#1f77b4", "pruned": "#bbb"}
+    for status, colour in styles.items():
+        nodes = [n for n in tree.nodes if n.status == status]
+        figure.add_trace(go.Scatter(
+            x=[n.step for n in nodes], y=[y_of[n.id] for n in nodes], mode="markers+text", name=status,
+            marker={"color": colour, "size": 9}, text=[escape(n.token.strip() or repr(n.token))[:12] for n in nodes],
+            textposition="top center", textfont={"size": 9},
+            customdata=[[escape(n.token), n.score, n.logprob] for n in nodes],
+            hovertemplate="%{customdata[0]}<br>score %{customdata[1]:.2f}<br>log p %{customdata[2]:.2f}<extra>"
+                          + status + "</extra>"))
+    figure.update_layout(title=f"Beam search ×{tree.num_beams}: kept, finished and pruned candidates",
+                         xaxis_title="step", yaxis={"visible": False}, height=420,
+                         margin={"l": 20, "r": 10, "t": 40, "b": 40})
+    return figure
+
+
+def render_samples(stats: Sequence[SampleStats]) -> str:
+    rows = []
+    for s in stats:
+        rows.append(f"<tr><td>{escape(s.strategy.label())}</td><td>{len(s.samples)}</td><td>{s.distinct_1:.3f}</td>"
+                    f"<td>{s.distinct_2:.3f}</td><td>{s.repetition:.3f}</td><td>{s.mean_logprob:.2f}</td>"
+                    f"<td>{s.perplexity:.1f}</td><td>{escape(s.note)}</td></tr>")
+    table = ("<table id='pg-samp-stats'><tr><th>strategy</th><th>samples</th><th>distinct-1</th><th>distinct-2</th>"
+             "<th>repetition</th><th>mean log p</th><th>perplexity</th><th></th></tr>" + "".join(rows) + "</table>")
+    lists = "".join(
+        f"<details><summary>{escape(s.strategy.label())}: the samples</summary><ol>"
+        + "".join(f"<li style='white-space:pre-wrap'>{escape(text)}</li>" for text in s.texts) + "</ol></details>"
+        for s in stats)
+    help_text = ("<p style='font-size:0.85em'>distinct-n: unique n-grams / all n-grams over the samples (higher = more "
+                 "varied). Repetition: share of token pairs that repeat an earlier pair of the same sample. Perplexity: "
+                 "exp(−mean log p) under the model.</p>")
+    return table + help_text + lists
+
+
+def first_token_figure(stats: Sequence[SampleStats]) -> go.Figure:
+    figure = go.Figure()
+    for index, s in enumerate(stats):
+        tokens = [t for t, _ in s.first_tokens]
+        figure.add_trace(go.Bar(x=[escape(repr(t)) for t in tokens], y=[c for _, c in s.first_tokens],
+                                name=s.strategy.label(), marker={"color": COLOURS[index % 8]}))
+    figure.update_layout(title="First token chosen, over the samples", barmode="group", height=300,
+                         yaxis_title="samples", margin={"l": 50, "r": 10, "t": 40, "b": 60})
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+
+
+@friendly_errors
+def generate(prompt: str, model: str, strategies: list[dict], max_new_tokens: int, seed: int, chat: bool) -> dict:
+    """Run the strategies on one prompt and return, per strategy in order: strategy, text, token_ids (new tokens
+    only), token_logprobs (model log-probabilities), entropies and the per-step candidates."""
+    return compare(model, prompt, strategies, max_new_tokens, seed, chat).to_dict()
+
+
+@friendly_errors
+def run_stream(prompt, model, chat, max_new_tokens, seed, *slot_values, progress=gr.Progress(track_tqdm=True)):
+    slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
+    strategies = slots_to_strategies(*slots)
+    comparison = None
+    for comparison in stream_comparison(model, prompt, strategies, max_new_tokens, seed, chat,
+                                        progress_callback(progress)):
+        yield (comparison, render_outputs(comparison), entropy_figure(comparison), gr.skip(), gr.skip(),
+               gr.skip(), comparison.prompt.text)
+    step_update, which_update, _ = inspector_updates(comparison)
+    yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_figure(comparison),
+           step_update, which_update, comparison.prompt.text)
+
+
+def inspector_updates(comparison: Comparison | None):
+    """Step slider range, strategy choices and the first step's view for a (possibly stopped) comparison."""
+    if comparison is None:
+        return gr.skip(), gr.skip(), render_step(None, 0, 0)
+    steps = max((len(r.steps) for r in comparison.results), default=1)
+    choices = [(f"{i + 1}. {r.strategy.label()}", i) for i, r in enumerate(comparison.results)]
+    return (gr.update(maximum=max(1, steps - 1), value=0), gr.update(choices=choices, value=0),
+            render_step(comparison, 0, 0))
+
+
+def show_step(comparison, index, step):
+    return render_step(comparison, index or 0, step or 0)
+
+
+@friendly_errors
+def run_samples(prompt, model, chat, seed, n, tokens, *slot_values, progress=gr.Progress(track_tqdm=True)):
+    slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
+    stats = many_samples(model, prompt, slots_to_strategies(*slots), int(n), int(tokens), seed, chat,
+                         progress_callback(progress))
+    return render_samples(stats), first_token_figure(stats)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+
+
+def build() -> None:
+    gr.Markdown("Generation is a loop: the model gives a probability for every possible next token, a **strategy** "
+                "picks one, and the loop repeats. Compare strategies on one prompt with one seed; all sampling "
+                "strategies run together in one batched loop.")
+    with gr.Row():
+        prompt = gr.Textbox(DEFAULT_PROMPT, label="Prompt", lines=2, scale=3, elem_id="samp-prompt")
+        with gr.Column(scale=2):
+            model = gr.Dropdown(DECODERS, value=DEFAULT_DECODER, label="Model (or a Hub id)", allow_custom_value=True,
+                                elem_id="samp-model")
+            chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="samp-chat")
+    with gr.Row():
+        max_new = gr.Slider(1, min(256, MAX_NEW_TOKENS), value=40, step=1, label="Max new tokens",
+                            elem_id="samp-max-new")
+        seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="samp-seed")
+    slot_inputs: list[gr.components.Component] = []
+    with gr.Row():
+        for i, (name, temperature, k, p, beams) in enumerate(SLOT_DEFAULTS):
+            with gr.Column(min_width=180, elem_id=f"samp-slot-{i}"):
+                slot_inputs += [
+                    gr.Dropdown([OFF, *STRATEGY_NAMES], value=name, label=f"Strategy {i + 1}",
+                                elem_id=f"samp-name-{i}"),
+                    gr.Slider(0.05, 3.0, value=temperature, step=0.05, label="temperature"),
+                    gr.Slider(1, 200, value=k, step=1, label="k (top-k)"),
+                    gr.Slider(0.01, 1.0, value=p, step=0.01, label="p (top-p) / min-p / typical mass"),
+                    gr.Slider(1, 8, value=beams, step=1, label="beams"),
+                ]
+    with gr.Row():
+        run = gr.Button("Generate", variant="primary", elem_id="samp-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="samp-stop")
+    state = gr.State(None)
+    outputs_html = gr.HTML(render_outputs(None), elem_id="samp-outputs")
+    entropy_plot = gr.Plot(label="Entropy per step", elem_id="samp-entropy")
+    with gr.Accordion("The prompt the model reads", open=False):
+        raw_prompt = gr.Textbox(label="Raw prompt (chat template applied when used)", lines=4, interactive=False,
+                                elem_id="samp-raw-prompt")
+    with gr.Accordion("Step inspector: candidates before and after each transform", open=True):
+        with gr.Row():
+            which = gr.Dropdown([], label="Strategy", elem_id="samp-which", scale=1)
+            step = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="samp-step", scale=3)
+        step_html = gr.HTML(render_step(None, 0, 0), elem_id="samp-step-view")
+    beam_plot = gr.Plot(label="Beam tree", elem_id="samp-beam")
+    with gr.Accordion("Many samples: diversity and likelihood", open=False):
+        with gr.Row():
+            n_samples = gr.Slider(2, 50, value=20, step=1, label="Samples per strategy", elem_id="samp-n")
+            n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample", elem_id="samp-tokens")
+            draw = gr.Button("Draw samples", elem_id="samp-draw")
+        stats_html = gr.HTML(elem_id="samp-stats")
+        first_plot = gr.Plot(label="First tokens", elem_id="samp-first")
+    with gr.Accordion("Strategies as the API takes them", open=False):
+        spec_json = gr.JSON(slots_to_strategies(*[(s[0], *s[1:]) for s in SLOT_DEFAULTS]), elem_id="samp-spec")
+    gr.Examples(EXAMPLES, [prompt, model, chat])
+
+    event = run.click(run_stream, [prompt, model, chat, max_new, seed, *slot_inputs],
+                      [state, outputs_html, entropy_plot, beam_plot, step, which, raw_prompt],
+                      api_visibility="private", concurrency_id="sampling")
+    event.then(show_step, [state, which, step], step_html, api_visibility="private")
+    # Stopping keeps what was streamed so far (the state holds the last snapshot) and opens it in the inspector.
+    stop.click(inspector_updates, state, [step, which, step_html], cancels=[event], api_visibility="private")
+    step.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
+    which.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
+    for component in slot_inputs:
+        component.change(lambda *v: slots_to_strategies(*[v[i:i + 5] for i in range(0, len(v), 5)]),
+                         slot_inputs, spec_json, api_visibility="private", show_progress="hidden")
+    draw.click(run_samples, [prompt, model, chat, seed, n_samples, n_tokens, *slot_inputs], [stats_html, first_plot],
+               api_visibility="private", concurrency_id="sampling")
+    gr.api(generate, api_name="generate", concurrency_id="sampling")

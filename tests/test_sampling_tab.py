@@ -1,0 +1,117 @@
+"""tabs.sampling: strategy controls to API dicts, HTML and figures from hand-made results, the generate API."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from playground.sampling import (BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult, TokenStep,
+                                 parse_strategies, diversity, SampleStats)
+from tabs import sampling as tab
+from tests.sampling_fixtures import tiny  # noqa: F401  (fixture)
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+NAMES = {7: XSS, 8: "b", 9: "c"}
+
+
+def stage(name, ids, probs, kept, removed=0, removed_ids=()):
+    return Stage(name, np.array(ids), np.array(probs, dtype=np.float32), kept, removed,
+                 np.array(removed_ids, dtype=np.int64), np.zeros(len(removed_ids), dtype=np.float32),
+                 tuple(NAMES[i] for i in ids), tuple(NAMES[i] for i in removed_ids))
+
+
+def hand_made(done=True) -> Comparison:
+    top_k, greedy = parse_strategies([{"name": "top_k", "k": 2}, {"name": "greedy"}])
+    steps = (
+        TokenStep(0, 7, np.log(0.5), np.log(0.6), 1.2,
+                  (stage("model", [7, 8, 9], [0.5, 0.3, 0.2], 100),
+                   stage("temperature", [7, 8, 9], [0.5, 0.3, 0.2], 100),
+                   stage("top-k", [7, 8], [0.6, 0.4], 2, 98, [9]))),
+        TokenStep(1, 8, np.log(0.9), np.log(0.95), 0.3, (stage("model", [8], [0.9], 100),)),
+    )
+    sampled = StrategyResult(top_k, (7, 8), (XSS, "\nb"), tuple(s.logprob for s in steps), (1.2, 0.3), steps,
+                             XSS + "\nb", "length")
+    tree = BeamTree(2, (BeamNode(0, -1, 0, 7, XSS, -0.5, -0.5, "kept", True),
+                        BeamNode(1, -1, 0, 8, "b", -1.0, -1.0, "pruned", False),
+                        BeamNode(2, 0, 1, 2, "</s>", -0.1, -0.6, "finished", True)))
+    beam_strategy = parse_strategies([{"name": "beam", "num_beams": 2}])[0]
+    beam = StrategyResult(beam_strategy, (7, 2), (XSS, "</s>"), (-0.5, -0.1), (1.0, 0.2), (), XSS, "end token", tree)
+    return Comparison("tiny", Prompt(XSS, (1, 2), False, ""), 0, 2, (sampled, beam), done, 0.5)
+
+
+def test_slots_become_api_strategies():
+    assert tab.slots_to_strategies(["greedy", 1.0, 50, 0.9, 4], [tab.OFF, 1.0, 5, 0.5, 2],
+                                   ["top_k", 0.7, 40.0, 0.9, 4], ["beam", 1, 50, 0.9, 3.0],
+                                   ["min_p", 1.0, 50, 0.1, 3], ["typical", 1.0, 50, 0.8, 3]) == [
+        {"name": "greedy"}, {"name": "top_k", "temperature": 0.7, "k": 40}, {"name": "beam", "num_beams": 3},
+        {"name": "min_p", "temperature": 1.0, "min_p": 0.1}, {"name": "typical", "temperature": 1.0, "mass": 0.8}]
+    # what the controls produce is what the API validates
+    assert len(parse_strategies(tab.slots_to_strategies(*tab.SLOT_DEFAULTS))) == len(tab.SLOT_DEFAULTS)
+
+
+def test_outputs_are_escaped_and_coloured_by_probability():
+    html = tab.render_outputs(hand_made())
+    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert html.count('class="pg-tok"') == 4
+    assert tab.probability_colour(0.9) in html and "↵<br>b" in html
+    assert "ended by length" in html and "ended by end token" in html
+    assert "generating" in tab.render_outputs(hand_made(done=False))
+
+
+def test_step_view_shows_each_stage_and_the_removed_tokens():
+    comparison = hand_made()
+    html = tab.render_step(comparison, 0, 0)
+    assert XSS not in html and "&lt;img" in html
+    assert "after top-k" in html and "98 removed" in html and "after temperature" in html
+    assert html.count("removed</td>") == 1 and "◀ chosen" in html
+    assert "step 1 of 1" in tab.render_step(comparison, 0, 5)        # clamped to the last step
+    assert "no steps yet" in tab.render_step(comparison, 1, 0)
+    assert "Generate first" in tab.render_step(None, 0, 0)
+
+
+def test_figures_from_data():
+    comparison = hand_made()
+    entropy = tab.entropy_figure(comparison)
+    assert len(entropy.data) == 2 and list(entropy.data[0].y) == [1.2, 0.3]
+    beam = tab.beam_figure(comparison)
+    names = {trace.name for trace in beam.data}
+    assert {"kept", "pruned", "finished", "returned sequence"} <= names
+    assert all(XSS not in str(t) for trace in beam.data for t in (trace.text or ()))
+    assert "add a beam" in tab.beam_figure(None).layout.title.text
+
+
+def test_samples_panel_escapes_and_reports_measures():
+    strategy = parse_strategies(["greedy"])[0]
+    d1, d2, rep = diversity([[1, 2, 3]])
+    stats = [SampleStats(strategy, ((1, 2, 3),), (XSS,), d1, d2, rep, -1.0, 2.718, ((XSS, 1),), "deterministic")]
+    html = tab.render_samples(stats)
+    assert XSS not in html and "&lt;img" in html and "2.7" in html and "distinct-2" in html
+    figure = tab.first_token_figure(stats)
+    assert XSS not in str(figure.data[0].x)
+
+
+def test_generate_api_on_a_tiny_model(tiny):
+    data = tab.generate("The cat", tiny, [{"name": "greedy"}, {"name": "top_p", "p": 0.8}], 4, 3, False)
+    assert [r["strategy"]["name"] for r in data["results"]] == ["greedy", "top_p"]
+    for result in data["results"]:
+        assert len(result["token_ids"]) == len(result["token_logprobs"]) <= 4
+        assert isinstance(result["text"], str)
+    with pytest.raises(gr.Error, match="k must be at least 1"):
+        tab.generate("The cat", tiny, [{"name": "top_k", "k": 0}], 4, 0, False)
+    with pytest.raises(gr.Error, match="prompt is empty"):
+        tab.generate("", tiny, [{"name": "greedy"}], 4, 0, False)
+
+
+def test_streaming_handler_yields_tokens_then_the_final_views(tiny):
+    slots = ["greedy", 1.0, 50, 0.9, 2, "beam", 1.0, 50, 0.9, 2, "top_k", 1.0, 5, 0.9, 2]
+    updates = list(tab.run_stream("The cat", tiny, False, 3, 0, *slots, progress=lambda *a, **k: None))
+    assert len(updates) >= 4
+    state, html, *_ = updates[0]
+    assert isinstance(state, Comparison) and not state.done and 'class="pg-tok"' in html
+    final_state, _, _, beam_figure, step_update, which_update, raw = updates[-1]
+    assert final_state.done and raw == final_state.prompt.text
+    assert any(trace.name == "kept" for trace in beam_figure.data)
+    assert which_update["choices"][1] == ("2. beam ×2", 1)
