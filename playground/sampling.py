@@ -445,12 +445,17 @@ def sample_steps(lm: Any, prompt_ids: Sequence[int], strategies: Sequence[Strate
             cache.batch_repeat_interleave(batch)      # one prompt prefill shared by every row
         logits = out.logits[:, -1, :].float().expand(batch, -1)
         history = ids.expand(batch, -1)
-        for step in range(max_new_tokens):
+    for step in range(max_new_tokens):
+        # Gradio may resume this generator on another worker thread, and inference mode is per
+        # thread: each stretch of work between two yields enters it afresh.
+        with torch.inference_mode():
             chosen, logprobs, details = _choose(logits, history, rows, strategies, stage_lists, generators, groups,
                                                 step, record, top, decode)
             chosen = torch.where(finished, torch.full_like(chosen, -1), chosen)
-            yield StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
-                            tuple(None if finished[r] else details[r] for r in range(batch)))
+            result = StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
+                               tuple(None if finished[r] else details[r] for r in range(batch)))
+        yield result
+        with torch.inference_mode():
             if stop_at_end:   # benchmarks turn this off to time exactly max_new_tokens steps
                 finished = finished | torch.tensor([int(t) in end_tokens for t in chosen.tolist()])
             if bool(finished.all()) or step == max_new_tokens - 1:
