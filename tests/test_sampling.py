@@ -337,14 +337,15 @@ def test_reference_on_the_embedded_model(smollm):
 def test_the_loop_survives_being_resumed_on_other_threads(tiny_lm):
     """Gradio advances a streaming generator from whichever worker thread is free, and grad mode is
     per thread: every step must still run without autograd and give the same tokens."""
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
 
     strategies = parse_strategies([{"name": "greedy"}, {"name": "top_k", "k": 5}])
     ids = tiny_lm.tokenizer("Once upon a time")["input_ids"]
     alone = [step.token_ids.tolist() for step in S.sample_steps(tiny_lm, ids, strategies, 6, seed=3, stop_at_end=False)]
     steps = S.sample_steps(tiny_lm, ids, strategies, 6, seed=3, stop_at_end=False)
-    hopped = []
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        for i in range(6):
-            hopped.append(pool.submit(lambda: next(steps).token_ids.tolist()).result())
+    hopped: list = []
+    for _ in range(6):  # a new thread for every step
+        worker = threading.Thread(target=lambda: hopped.append(next(steps).token_ids.tolist()))
+        worker.start()
+        worker.join()
     assert hopped == alone
