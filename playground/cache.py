@@ -53,7 +53,12 @@ class ModelCache:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     return self._entries[key][0]
-            value, size = load()
+            try:
+                value, size = load()
+            except BaseException:
+                with self._lock:
+                    self._loading.pop(key, None)  # a later request tries again with a fresh lock
+                raise
             with self._lock:
                 self.loads += 1
                 self._entries[key] = (value, size)

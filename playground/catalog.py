@@ -74,11 +74,6 @@ def cache_dir() -> Path:
     return Path(xdg) / "playground"
 
 
-def describe(name: str) -> ModelSpec | None:
-    """The catalog entry for an embedded short name, or None for anything else."""
-    return EMBEDDED.get(name)
-
-
 def resolve(name: str) -> ModelSource:
     """Find where the weights of `name` come from, without loading them."""
     if not isinstance(name, str) or not name.strip():

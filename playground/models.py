@@ -126,7 +126,7 @@ def _from_pretrained(auto, source: ModelSource, **kwargs):
     """from_pretrained with the house rules: safetensors preferred, never remote code, clear errors."""
     try:
         return auto.from_pretrained(source.path, trust_remote_code=False, **kwargs)
-    except (OSError, EnvironmentError) as error:
+    except OSError as error:
         raise ValueError(f"could not load {source.name!r}: {error}".split("\n")[0]) from error
 
 

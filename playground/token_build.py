@@ -6,8 +6,8 @@
 - Unigram (SentencePiece): the segmentation with the best total score, found by Viterbi.
 
     >>> build = replay("lower", "smollm2-135m-instruct")
-    >>> [step.symbols for step in build.steps][:2]
-    [['l', 'o', 'w', 'e', 'r'], ['lo', 'w', 'e', 'r']]     # (illustrative ranks)
+    >>> [step.symbols for step in build.steps][:3]
+    [['l', 'o', 'w', 'e', 'r'], ['l', 'o', 'w', 'er'], ['l', 'ow', 'er']]
     >>> build.final == build.tokenizer_pieces                # checked against the tokenizer itself
     True
 """

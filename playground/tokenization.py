@@ -21,8 +21,7 @@ import io
 import json
 import os
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -316,7 +315,7 @@ def render_chat(messages: list[dict[str, str]], name: str, progress: Progress = 
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, return_special_tokens_mask=True)
     result = _build(loaded, text, encoding, name)
     marked = [s or p in tokenizer.all_special_tokens for s, p in zip(result.special, result.pieces)]
-    return Tokenization(**{**result.__dict__, "special": marked})
+    return replace(result, special=marked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,8 +335,3 @@ def to_csv(results: list[Tokenization]) -> str:
             writer.writerow([r.tokenizer, i, r.ids[i], r.pieces[i], r.token_text(i), r.starts[i], r.ends[i],
                              int(r.special[i]), r.token_bytes[i].hex(" ")])
     return out.getvalue()
-
-
-def describe_char(char: str) -> str:
-    """'👋 U+1F44B WAVING HAND SIGN'"""
-    return f"{char} U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}"

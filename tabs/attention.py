@@ -30,7 +30,7 @@ from playground.attention import (AttentionResult, bertviz_document, bertviz_win
                                   logit_lens,
                                   overview, overview_size, rollout_of, run_attention, select_weights, stats_of, to_api)
 from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
-from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback
+from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback, show_whitespace
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
 gr.set_static_paths([VENDOR])
@@ -52,9 +52,9 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 
 
 def visible(text: str) -> str:
-    """Whitespace-only tokens shown as symbols, so a blank cell still says what it is."""
-    text = text.replace("\n", "↵").replace("\t", "⇥")
-    return text.replace(" ", "␣") if not text.strip() else text
+    """Whitespace-only tokens shown with the Tokenization tab's symbols, so a blank cell still says
+    what it is; line breaks and tabs inside a word are shown too, since a label can't hold them."""
+    return show_whitespace(text) if not text.strip() else text.replace("\n", "↵").replace("\t", "→")
 
 
 def plotly_text(text: str) -> str:

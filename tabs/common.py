@@ -12,6 +12,7 @@ import functools
 import html
 import inspect
 import logging
+import unicodedata
 from typing import Any, Callable
 
 import gradio as gr
@@ -22,6 +23,7 @@ log = logging.getLogger("playground")
 
 DECODERS = [name for name, spec in EMBEDDED.items() if spec.architecture == "decoder"]
 ALL_MODELS = list(EMBEDDED)
+_CONTROL_NAMES = {0x7F: "␡"}
 
 
 def friendly_errors(handler: Callable) -> Callable:
@@ -64,3 +66,26 @@ def progress_callback(progress: gr.Progress) -> Callable[[float, str], None]:
 
 def escape(text: Any) -> str:
     return html.escape(str(text), quote=True)
+
+
+def show_whitespace(text: str) -> str:
+    """Make invisible characters visible: '·' for a space, '→' for a tab, '↵' for a newline,
+    control pictures (␀ ␛ ...) for control characters, ⟨U+200B⟩ for other invisible ones."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == " ":
+            out.append("·")
+        elif char == "\t":
+            out.append("→")
+        elif char in "\n\r":
+            out.append("↵" if char == "\n" else "␍")
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))
+        elif code in _CONTROL_NAMES:
+            out.append(_CONTROL_NAMES[code])
+        elif unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") or (char.isspace() and char != " "):
+            out.append(f"⟨U+{code:04X}⟩")
+        else:
+            out.append(char)
+    return "".join(out)

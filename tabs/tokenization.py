@@ -4,7 +4,7 @@ The handlers adapt the inputs, call playground.tokenization and format what come
 every piece of user or model text goes through `escape`.
 
     >>> html = render_chips(tokenize("Hi 👋", "smollm2-135m-instruct"))
-    >>> 'title="id 12675' in html
+    >>> 'title="id 26843' in html   # "Hi", then three tokens for the emoji's 4 bytes
     True
 """
 
@@ -22,40 +22,16 @@ from playground.catalog import EMBEDDED
 from playground.token_build import Build, replay
 from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_ids, differing_tokens,
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
-from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback
+from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback, show_whitespace
 
 CHIP_LIMIT = int(os.environ.get("PLAYGROUND_CHIP_LIMIT", "2000"))
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
 DEFAULT_TEXT = "Tokenizers cut text into pieces: unbelievably, 👋🏽 naïve café, 東京, مرحبا\n\tdef f(x):  return x**2"
 CONVERSATION = "\n".join(f"{m['role']}: {m['content']}" for m in SAMPLE_CONVERSATION)
-_CONTROL_NAMES = {0x7F: "␡"}
 
 
 # ---------------------------------------------------------------------------------------------
 # Formatting
-
-
-def show_whitespace(text: str) -> str:
-    """Make invisible characters visible: '·' for a space, '→' for a tab, '↵' for a newline,
-    control pictures (␀ ␛ ...) for control characters, ⟨U+200B⟩ for other invisible ones."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char == " ":
-            out.append("·")
-        elif char == "\t":
-            out.append("→")
-        elif char in "\n\r":
-            out.append("↵" if char == "\n" else "␍")
-        elif code < 0x20:
-            out.append(chr(0x2400 + code))
-        elif code in _CONTROL_NAMES:
-            out.append(_CONTROL_NAMES[code])
-        elif unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") or (char.isspace() and char != " "):
-            out.append(f"⟨U+{code:04X}⟩")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def split_partial_bytes(data: bytes) -> list[tuple[bool, str]]:

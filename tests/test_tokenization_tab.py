@@ -4,7 +4,8 @@ import gradio as gr
 import pytest
 
 from playground.tokenization import tokenize
-from tabs.tokenization import (chip_title, compare, render_build, render_chips, render_comparison, show_whitespace,
+from tabs.common import show_whitespace
+from tabs.tokenization import (chip_title, compare, render_build, render_chips, render_comparison,
                                split_partial_bytes, tokenize_api)
 from playground.token_build import replay
 
