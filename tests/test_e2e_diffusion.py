@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.tiny_diffusion import build_tiny_pipeline
 
@@ -32,13 +33,14 @@ def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, p
     page.click("#diff-run")
     page.get_by_text("Done: 6 steps of DDIM").wait_for(timeout=180_000)
     page.get_by_text("Guidance explained").click()
-    assert page.locator("#diff-guidance-gallery img").count() == 7  # 3 noises, 3 x0s, |cond - uncond|
+    expect(page.locator("#diff-guidance-gallery img")).to_have_count(7, timeout=30_000)  # 3 noises, 3 x0s, |cond - uncond|
     page.get_by_text("Cross-attention", exact=True).click()
     assert "[CLS]" in page.inner_text("#diff-attention-note") and "Step 3" in page.inner_text("#diff-attention-note")
-    assert page.locator("#diff-attention-gallery img").count() == 15  # [CLS], 13 words, [SEP]
-    assert page.locator("#diff-final img").count() == 1
-    assert page.locator("#diff-x0 img").count() == 1 and page.locator("#diff-xt img").count() == 1
-    assert page.locator("#diff-plot .js-plotly-plot").count() == 1
+    expect(page.locator("#diff-attention-gallery img")).to_have_count(15, timeout=30_000)  # [CLS], 13 words, [SEP]
+    expect(page.locator("#diff-final img")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#diff-x0 img")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#diff-xt img")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#diff-plot .js-plotly-plot")).to_have_count(1, timeout=30_000)
 
     page.locator("#diff-scrubber input[type=number]").fill("2")
     page.locator("#diff-scrubber input[type=number]").press("Enter")
@@ -47,7 +49,7 @@ def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, p
     page.get_by_text("Step 6 of 6").wait_for(timeout=30_000)
 
     page.get_by_text("All previews and exports").click()
-    assert page.locator("#diff-previews img").count() == 6
+    expect(page.locator("#diff-previews img")).to_have_count(6, timeout=30_000)
     page.click("#diff-export")
     page.wait_for_selector("#diff-export-files a", timeout=60_000)
     links = [link.get_attribute("href") for link in page.locator("#diff-export-files a").all()]
@@ -84,7 +86,7 @@ def test_bad_input_stop_and_forward_diffusion(page, pipeline_folder):
     page.get_by_text("Forward diffusion: noising an image").click()
     page.click("#diff-fwd-run")
     page.wait_for_selector("#diff-fwd-gallery img", timeout=60_000)
-    assert page.locator("#diff-fwd-gallery img").count() == 8  # the image, its VAE round trip, six timesteps
+    expect(page.locator("#diff-fwd-gallery img")).to_have_count(8, timeout=30_000)  # the image, its VAE round trip, six timesteps
 
 
 def test_tiny_shapes_sd_says_it_is_not_trained_yet(page):
