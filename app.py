@@ -12,9 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from tabs import attention, diffusion, sampling, tokenization
+from playground.lessons import read_lessons
+from tabs import attention, diffusion, lessons, sampling, share, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
+LESSONS = ASSETS / "lessons"
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
@@ -24,13 +26,29 @@ TABS = [
 ]
 
 
-def build_app() -> gr.Blocks:
+def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
+    """The app; a lesson file that doesn't fit its tab raises LessonError (naming the file and step) here."""
+    texts = read_lessons(lessons_folder, [tab_id for _, tab_id, _ in TABS])
     with gr.Blocks(title="Generative AI Playground") as app:
         gr.Markdown((ASSETS / "header.md").read_text(encoding="utf-8"), elem_id="pg-header")
-        with gr.Tabs():
+        notice = gr.Markdown(visible=False, elem_id="pg-link-notice")
+        run_target = gr.Textbox(visible=False)
+        built = {}
+        with gr.Tabs() as tabs:
             for title, tab_id, module in TABS:
-                with gr.Tab(title, id=tab_id):
-                    module.build()
+                with gr.Tab(title, id=tab_id) as tab:
+                    panel = lessons.build_panel(tab_id, texts[tab_id])
+                    tools = share.build_tools(tab_id)
+                    built[tab_id] = (tab, panel, tools, module.build())
+        controls = {tab_id: parts[3] for tab_id, parts in built.items()}
+        keys = share.all_link_keys(controls)
+        fields = {tab_id: share.wire_tab(tab_id, tab, tab_controls, tools, keys)
+                  for tab_id, (tab, _, tools, tab_controls) in built.items()}
+        for tab_id, (_, panel, _, tab_controls) in built.items():
+            if panel is not None:
+                lessons.check_panel(panel, fields)
+                lessons.wire_panel(panel, tab_controls, fields[tab_id])
+        share.wire_restore(app, tabs, notice, run_target, controls, fields)
     return app
 
 

@@ -30,7 +30,7 @@ from playground.attention import (AttentionResult, bertviz_document, bertviz_win
                                   logit_lens,
                                   overview, overview_size, rollout_of, run_attention, select_weights, stats_of, to_api)
 from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
-from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback, show_whitespace
+from tabs.common import ALL_MODELS, Controls, escape, friendly_errors, progress_callback, show_whitespace
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
 gr.set_static_paths([VENDOR])
@@ -440,7 +440,7 @@ def attention_api(text: str, model: str, layer: int, head: int) -> dict:
 # Layout
 
 
-def build() -> None:
+def build() -> Controls:
     gr.Markdown("Type a sentence and see, for any layer and head, which tokens attend to which. Encoders "
                 "(all-MiniLM) look both ways; decoders (SmolLM2, Gemma) only at earlier tokens. The model runs "
                 "once per input; moving the sliders re-uses that run.")
@@ -521,3 +521,5 @@ def build() -> None:
     export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
                         [export_files, export_note], api_name=False)
     gr.api(attention_api, api_name="attention")
+    return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind},
+                    open_ranges=("layer", "head"))

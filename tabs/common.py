@@ -13,6 +13,7 @@ import html
 import inspect
 import logging
 import unicodedata
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gradio as gr
@@ -24,6 +25,15 @@ log = logging.getLogger("playground")
 DECODERS = [name for name, spec in EMBEDDED.items() if spec.architecture == "decoder"]
 ALL_MODELS = list(EMBEDDED)
 _CONTROL_NAMES = {0x7F: "␡"}
+
+
+@dataclass
+class Controls:
+    """What a tab's build() hands back, so that lessons and shared links can set its inputs and run it."""
+
+    run: gr.Button                                  # pressing it runs the tab; needs an elem_id
+    inputs: dict[str, gr.components.Component]      # lesson / link key -> the component it sets
+    open_ranges: tuple[str, ...] = field(default=())  # sliders whose maximum the run itself sets (layer, head)
 
 
 def friendly_errors(handler: Callable) -> Callable:

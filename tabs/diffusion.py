@@ -21,7 +21,7 @@ from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, PREVIEWS
                                   DenoisingStep, attention_overlay, denoise, export_gif, export_grid_png, filmstrip,
                                   forward_diffusion, generate, grid_image, linear_preview, load_image, load_pipeline,
                                   noise_schedule)
-from tabs.common import escape, friendly_errors, progress_callback
+from tabs.common import Controls, escape, friendly_errors, progress_callback
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
 DISPLAY_SIDE = 256        # small models make tiny images: exports are scaled up to about this many pixels
@@ -331,7 +331,7 @@ def update_schedule(model, scheduler, steps):
 # Layout
 
 
-def build() -> None:
+def build() -> Controls:
     gr.Markdown(
         "Stable Diffusion in the open: the prompt is encoded by the text encoder, the loop starts from seeded random "
         "latent noise, and at every step the U-Net predicts the noise (once without and once with the prompt: "
@@ -446,3 +446,8 @@ def build() -> None:
     stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private")
     for trigger in (scheduler.change, steps.blur):
         trigger(update_schedule, [model, scheduler, steps], plot, api_visibility="private", show_progress="hidden")
+    return Controls(run_button, {
+        "prompt": prompt, "negative_prompt": negative, "model": model, "scheduler": scheduler, "steps": steps,
+        "guidance_scale": guidance, "seed": seed, "size": size, "preview": preview, "preview_every": every,
+        "show_noise": show_noise, "guidance_step": guidance_step, "attention_step": attention_step,
+        "attention_resolution": attention_resolution})

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from playground.catalog import DEFAULT_DECODER
 from playground.sampling import (MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, SampleStats, StrategyResult,
                                  compare, many_samples, stream_comparison)
-from tabs.common import DECODERS, escape, friendly_errors, progress_callback
+from tabs.common import DECODERS, Controls, escape, friendly_errors, progress_callback
 
 OFF = "off"
 SLOT_DEFAULTS = [  # name, temperature, k, p, beams
@@ -29,6 +29,7 @@ SLOT_DEFAULTS = [  # name, temperature, k, p, beams
     ("beam", 1.0, 50, 0.9, 3),
     ("min_p", 1.0, 50, 0.1, 3),
 ]
+SLOT_KEYS = ("strategy", "temperature", "k", "p", "beams")  # link / lesson keys of a column: strategy1, k1, ...
 DEFAULT_PROMPT = "Write one sentence about the sea."
 EXAMPLES = [
     ["Write one sentence about the sea.", DEFAULT_DECODER, True],
@@ -308,7 +309,7 @@ def run_samples(prompt, model, chat, seed, n, tokens, *slot_values, progress=gr.
 # Layout
 
 
-def build() -> None:
+def build() -> Controls:
     gr.Markdown("Generation is a loop: the model gives a probability for every possible next token, a **strategy** "
                 "picks one, and the loop repeats. Compare strategies on one prompt with one seed; all sampling "
                 "strategies run together in one batched loop.")
@@ -374,3 +375,6 @@ def build() -> None:
     draw.click(run_samples, [prompt, model, chat, seed, n_samples, n_tokens, *slot_inputs], [stats_html, first_plot],
                api_visibility="private", concurrency_id="sampling")
     gr.api(generate, api_name="generate", concurrency_id="sampling")
+    slot_keys = [f"{name}{i + 1}" for i in range(len(SLOT_DEFAULTS)) for name in SLOT_KEYS]
+    return Controls(run, {"prompt": prompt, "model": model, "chat": chat, "max_new_tokens": max_new, "seed": seed,
+                          **dict(zip(slot_keys, slot_inputs))})

@@ -22,7 +22,7 @@ from playground.catalog import EMBEDDED
 from playground.token_build import Build, replay
 from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_ids, differing_tokens,
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
-from tabs.common import ALL_MODELS, escape, friendly_errors, progress_callback, show_whitespace
+from tabs.common import ALL_MODELS, Controls, escape, friendly_errors, progress_callback, show_whitespace
 
 CHIP_LIMIT = int(os.environ.get("PLAYGROUND_CHIP_LIMIT", "2000"))
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
@@ -213,7 +213,7 @@ def _examples() -> list[list]:
     return [[row["text"], row.get("tokenizers", ALL_MODELS)] for row in rows]
 
 
-def build() -> None:
+def build() -> Controls:
     gr.Markdown("Type or paste text and see how each tokenizer cuts it. **BPE** merges frequent byte pairs, "
                 "**WordPiece** takes the longest vocabulary match, **SentencePiece** works on raw text with `▁` "
                 "for spaces. Outlined tokens are where the tokenizers disagree.")
@@ -260,3 +260,4 @@ def build() -> None:
     decode_button.click(ids_to_text, [ids, ids_tokenizer], [decoded, decoded_pieces], api_name="decode")
     chat_button.click(chat, [conversation, chat_tokenizer], [rendered, chat_chips], api_name="chat_template")
     gr.api(tokenize_api, api_name="tokenize")
+    return Controls(run, {"text": text, "tokenizers": tokenizers})

@@ -1,0 +1,307 @@
+"""Shareable state: every tab's inputs in the page address, a "Copy link" button, and "Copy as Python".
+
+The address holds the tab and the inputs that differ from their defaults (`?tab=sampling&prompt=...`).
+Opening such a link restores the tab and its inputs and runs it (`demo.load` reads
+`request.query_params`); a small script keeps the address in sync (history.replaceState) whenever an
+input is edited, a run starts or another tab is chosen. Keys come from each tab's `Controls.inputs`;
+their kinds, ranges and choices from the components themselves.
+
+    >>> fields = [Field("text", "text", "Hello"), Field("tokenizers", "choices", ("a", "b"))]
+    >>> print(python_snippet("tokenization", fields, {"text": "Hi", "tokenizers": ["a"]}, "http://127.0.0.1:7860/"))
+    ... # doctest: +ELLIPSIS
+    from gradio_client import Client
+    <BLANKLINE>
+    # The same run in the browser: http://127.0.0.1:7860/?tab=tokenization&text=Hi&tokenizers=a
+    client = Client('http://127.0.0.1:7860/')
+    ...
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import gradio as gr
+
+from playground.links import RUN_KEY, TAB_KEY, Field, Link, decode_link, encode_link
+from tabs.common import Controls, escape
+from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
+
+CLICK_WAIT_MS = 15_000   # how long a run waits for its tab to be drawn (tabs draw their contents when first shown)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields from components
+
+
+def field_of(key: str, component: gr.components.Component, open_range: bool = False) -> Field:
+    """The link / lesson field a component stands for: its kind, range, choices and default."""
+    value = component.value
+    if isinstance(component, gr.Checkbox):
+        return Field(key, "bool", bool(value))
+    if isinstance(component, gr.Slider):
+        whole = float(component.step).is_integer() and float(component.minimum).is_integer()
+        return Field(key, "int" if whole else "float", value, component.minimum,
+                     None if open_range else component.maximum)
+    if isinstance(component, gr.Number):
+        return Field(key, "int" if component.precision == 0 else "float", value, component.minimum,
+                     None if open_range else component.maximum)
+    if isinstance(component, (gr.Dropdown, gr.Radio)):
+        strict = not getattr(component, "allow_custom_value", False)
+        choices = tuple(str(choice[1]) for choice in component.choices) if strict else ()
+        if getattr(component, "multiselect", False):
+            return Field(key, "choices", tuple(value or ()), choices=choices)
+        return Field(key, "choice", value, choices=choices)
+    if isinstance(component, gr.Textbox):
+        return Field(key, "text", value or "")
+    raise TypeError(f"{key}: {type(component).__name__} can't be set from a link or a lesson yet.")
+
+
+def fields_of(controls: Controls) -> list[Field]:
+    return [field_of(key, component, key in controls.open_ranges) for key, component in controls.inputs.items()]
+
+
+def updates_for(controls: Controls, fields: Sequence[Field], values: Mapping[str, Any]) -> list:
+    """One gr.update per input: the given value, or the default for inputs not named."""
+    updates = []
+    for field, component in zip(fields, controls.inputs.values()):
+        value = values.get(field.key, field.default)
+        value = list(value) if field.kind == "choices" else value
+        if field.key in controls.open_ranges and isinstance(component, gr.Slider):
+            # the run sets the real range (a model's layers); until then the slider must hold the value
+            updates.append(gr.update(value=value, maximum=max(value, component.maximum)))
+        else:
+            updates.append(gr.update(value=value))
+    return updates
+
+
+def typed_values(fields: Sequence[Field], raw: Sequence[Any]) -> dict:
+    """The page's current input values, typed like the fields (Gradio gives 20.0 for a whole slider)."""
+    values = {}
+    for field, value in zip(fields, raw):
+        if value is not None and field.kind == "int":
+            value = int(value)
+        elif value is not None and field.kind == "float":
+            value = float(value)
+        elif field.kind == "choices":
+            value = tuple([value] if isinstance(value, str) else value or ())
+        values[field.key] = value
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser side
+
+
+def link_builder_js(tab_id: str, fields: Sequence[Field], all_keys: Sequence[str]) -> str:
+    """A JavaScript expression: a function from the tab's input values to the page address with them.
+    Other parameters of the address (Gradio's __theme, say) are kept; the other tabs' keys dropped."""
+    keys = [field.key for field in fields]
+    defaults = [list(field.default) if field.kind == "choices" else field.default for field in fields]
+    return f"""((values) => {{
+  const keys = {json.dumps(keys)}, defaults = {json.dumps(defaults)}, ours = {json.dumps(sorted(set(all_keys)))};
+  const params = new URLSearchParams(window.location.search);
+  for (const key of ours) params.delete(key);
+  params.set({json.dumps(TAB_KEY)}, {json.dumps(tab_id)});
+  keys.forEach((key, i) => {{
+    let value = values[i];
+    if (value === null || value === undefined || JSON.stringify(value) === JSON.stringify(defaults[i])) return;
+    if (typeof value === "number" && typeof defaults[i] === "number" && value === defaults[i]) return;
+    (Array.isArray(value) ? value : [value]).forEach((item) => params.append(key, String(item)));
+  }});
+  return window.location.pathname + "?" + params.toString();
+}})"""
+
+
+def sync_js(builder: str) -> str:
+    return f"(...values) => {{ window.history.replaceState(window.history.state, '', {builder}(values)); }}"
+
+
+def copy_link_js(builder: str) -> str:
+    """Build the link, put it on the clipboard when the page may, and show it in the link box."""
+    return f"""(...values) => {{
+  const link = window.location.origin + {builder}(values.slice(0, -1));
+  window.history.replaceState(window.history.state, '', link);
+  try {{ navigator.clipboard.writeText(link).catch(() => {{}}); }} catch (error) {{}}
+  return link;
+}}"""
+
+
+def click_js(elem_id_source: str) -> str:
+    """Press a tab's run button once its tab has drawn it. `elem_id_source`: a JS expression."""
+    return f"""(...values) => {{
+  const id = {elem_id_source};
+  if (!id) return;
+  const started = Date.now();
+  const press = () => {{
+    const button = document.getElementById(id);
+    if (button && button.offsetParent !== null) {{ setTimeout(() => button.click(), 150); return; }}
+    if (Date.now() - started < {CLICK_WAIT_MS}) setTimeout(press, 100);
+  }};
+  press();
+}}"""
+
+
+BASE_URL_JS = "(...values) => [...values.slice(0, -1), window.location.origin + window.location.pathname]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Restoring a link
+
+
+def query_items(request: gr.Request | None) -> list[tuple[str, str]]:
+    """The page address's query as (key, value) pairs, repeats kept."""
+    if request is None:
+        return []
+    params = getattr(request, "query_params", None) or {}
+    if hasattr(params, "multi_items"):
+        return list(params.multi_items())
+    return [(key, value) for key, values in dict(params).items()
+            for value in (values if isinstance(values, list) else [values])]
+
+
+def notice_markdown(link: Link) -> str:
+    lines = "\n".join(f"- {escape(problem)}" for problem in link.problems)
+    return f"**Parts of this link could not be used:**\n\n{lines}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Python snippets
+
+
+def _tokenization(values: dict) -> list[str]:
+    return [f"text = {values['text']!r}",
+            f"for tokenizer in {list(values['tokenizers'])!r}:",
+            '    result = client.predict(text, tokenizer, api_name="/tokenize")',
+            '    print(tokenizer, result["num_tokens"], "tokens:", [token["text"] for token in result["tokens"]])']
+
+
+def _attention(values: dict) -> list[str]:
+    lines = [f"text = {values['text']!r}",
+             f'result = client.predict(text, {values["model"]!r}, {values["layer"]!r}, {values["head"]!r}, '
+             'api_name="/attention")',
+             "# result['weights'][query][key]: the T x T attention weights of that layer and head (-1: mean over heads)",
+             'print(result["tokens"])',
+             'for token, row in zip(result["tokens"], result["weights"]):',
+             '    print(f"{token!r:>16}", " ".join(f"{w:.2f}" for w in row))']
+    if values.get("kind") and "rollout" in str(values["kind"]).lower():
+        lines.insert(0, "# The page showed attention rollout; the API gives the layer's own weights.")
+    return lines
+
+
+def _sampling(values: dict) -> list[str]:
+    slots = [[values[f"{name}{i + 1}"] for name in SLOT_KEYS] for i in range(len(SLOT_DEFAULTS))]
+    return [f"prompt = {values['prompt']!r}",
+            f"strategies = {slots_to_strategies(*slots)!r}",
+            f'result = client.predict(prompt, {values["model"]!r}, strategies, {values["max_new_tokens"]!r}, '
+            f'{values["seed"]!r}, {values["chat"]!r}, api_name="/generate")',
+            'for row in result["results"]:',
+            '    print(row["label"], "->", row["text"])']
+
+
+def _diffusion(values: dict) -> list[str]:
+    lines = [f"prompt = {values['prompt']!r}",
+             f'image, previews, timesteps = client.predict(prompt, {values["model"]!r}, {values["steps"]!r}, '
+             f'{values["guidance_scale"]!r}, {values["seed"]!r}, {values["scheduler"]!r}, '
+             f'{values["negative_prompt"]!r}, api_name="/denoise")',
+             'print("final image:", image)',
+             'print("timesteps:", timesteps)',
+             "# previews: the predicted clean image x0 after every step, with captions",
+             'for item in previews:',
+             '    print(item["caption"], item["image"])']
+    if values.get("size"):
+        lines.insert(0, f"# The page drew {values['size']} x {values['size']} pixels; the API uses the model's own size.")
+    return lines
+
+
+SNIPPETS: dict[str, Callable[[dict], list[str]]] = {
+    "tokenization": _tokenization, "attention": _attention, "sampling": _sampling, "diffusion": _diffusion}
+
+
+def python_snippet(tab_id: str, fields: Sequence[Field], values: Mapping[str, Any], base_url: str) -> str:
+    """A gradio_client script that repeats the tab's run through its API (the same settings as the page)."""
+    values = {**{field.key: field.default for field in fields}, **values}
+    link = f"{base_url}?{encode_link(tab_id, fields, values)}"
+    body = SNIPPETS[tab_id](values)
+    return "\n".join(["from gradio_client import Client", "", f"# The same run in the browser: {link}",
+                      f"client = Client({base_url!r})", *body]) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout and wiring
+
+
+@dataclass
+class ShareTools:
+    link: gr.Textbox
+    copy_link: gr.Button
+    show_python: gr.Button
+    code: gr.Code
+    base: gr.Textbox
+
+
+def build_tools(tab_id: str) -> ShareTools:
+    """The "Share" accordion at the top of a tab; wired by wire_tab once the tab is built."""
+    with gr.Accordion("Share this run: link and Python", open=False, elem_id=f"{tab_id}-share"):
+        gr.Markdown("The page address always holds this tab's settings: copy it, put it on a slide, and opening "
+                    "it restores the settings and runs them. **Copy as Python** writes a `gradio_client` script "
+                    "that repeats the run through the API.")
+        with gr.Row():
+            copy_link = gr.Button("Copy link", elem_id=f"{tab_id}-copy-link", scale=1)
+            link = gr.Textbox(label="Link", interactive=False, elem_id=f"{tab_id}-link", scale=4,
+                              buttons=["copy"])
+        show_python = gr.Button("Copy as Python", elem_id=f"{tab_id}-copy-python")
+        code = gr.Code(language="python", label="gradio_client script", interactive=False, elem_id=f"{tab_id}-python",
+                       buttons=["copy"])
+        base = gr.Textbox(visible=False)
+    return ShareTools(link, copy_link, show_python, code, base)
+
+
+def wire_tab(tab_id: str, tab: gr.Tab, controls: Controls, tools: ShareTools, all_keys: Sequence[str]) -> list[Field]:
+    """Keep the address in sync with the tab and connect its Share buttons; returns the tab's fields."""
+    fields = fields_of(controls)
+    inputs = list(controls.inputs.values())
+    builder = link_builder_js(tab_id, fields, all_keys)
+    sync = sync_js(builder)
+    for component in inputs:
+        component.input(None, inputs, None, js=sync, api_visibility="private", queue=False)
+    controls.run.click(None, inputs, None, js=sync, api_visibility="private", queue=False)
+    tab.select(None, inputs, None, js=sync, api_visibility="private", queue=False)
+    tools.copy_link.click(None, inputs + [tools.base], tools.link, js=copy_link_js(builder),
+                          api_visibility="private", queue=False)
+
+    def show_python(*raw):
+        return python_snippet(tab_id, fields, typed_values(fields, raw[:-1]), raw[-1])
+
+    tools.show_python.click(show_python, inputs + [tools.base], tools.code, js=BASE_URL_JS,
+                            api_visibility="private", queue=False)
+    return fields
+
+
+def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target: gr.Textbox,
+                 controls: Mapping[str, Controls], fields: Mapping[str, Sequence[Field]]) -> None:
+    """On page load: read the address, select its tab, set its inputs, say what was wrong, then run it."""
+    outputs = [tabs, notice, run_target] + [c for tab in controls.values() for c in tab.inputs.values()]
+
+    def restore(request: gr.Request):
+        link = decode_link(query_items(request), fields)
+        if link.problems:
+            gr.Warning("Parts of this link could not be used; see the note at the top of the page.")
+        head = [gr.Tabs(selected=link.tab) if link.tab else gr.skip(),
+                gr.update(value=notice_markdown(link), visible=True) if link.problems else gr.skip(),
+                controls[link.tab].run.elem_id if link.tab and link.run else ""]
+        rest = []
+        for tab_id, tab in controls.items():
+            if tab_id == link.tab:
+                rest += updates_for(tab, fields[tab_id], link.values)
+            else:
+                rest += [gr.skip()] * len(tab.inputs)
+        return head + rest
+
+    app.load(restore, None, outputs, api_visibility="private", show_progress="hidden").then(
+        None, [run_target], None, js=click_js("values[0]"), api_visibility="private")
+
+
+def all_link_keys(controls: Mapping[str, Controls]) -> list[str]:
+    return [TAB_KEY, RUN_KEY, *{key for tab in controls.values() for key in tab.inputs}]
