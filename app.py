@@ -12,11 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground.lessons import read_lessons
+from playground.lessons import LessonError, read_lessons
 from tabs import attention, diffusion, lessons, sampling, share, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
-LESSONS = ASSETS / "lessons"
+LESSONS = Path(os.environ.get("PLAYGROUND_LESSONS", ASSETS / "lessons"))
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
@@ -63,4 +63,8 @@ def launch_options() -> dict:
 
 
 if __name__ == "__main__":
-    build_app().queue(default_concurrency_limit=4).launch(**launch_options())
+    try:
+        playground_app = build_app()
+    except LessonError as error:  # a teacher's lesson file: say which file and step, no traceback
+        raise SystemExit(f"Can't start: a lesson in {LESSONS} doesn't fit its tab.\n{error}") from None
+    playground_app.queue(default_concurrency_limit=4).launch(**launch_options())

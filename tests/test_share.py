@@ -1,8 +1,10 @@
 """tabs.share (links and Python snippets from the tabs' own components) and the lesson checks at start-up."""
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -167,3 +169,21 @@ def test_a_bad_lesson_stops_start_up_naming_the_file_and_step(tmp_path):
     with pytest.raises(LessonError, match=r"diffusion.md, step 1 \"Fine\": unknown input 'sampler'; the diffusion "
                                           r"tab has prompt, negative_prompt, model, scheduler"):
         app.build_app(lessons_folder=tmp_path)
+
+
+def test_the_lesson_guide_lists_every_key(tabs):
+    guide = (ROOT / "assets" / "lessons" / "README.md").read_text(encoding="utf-8")
+    for tab_id, (_, fields) in tabs.items():
+        rows = [line for line in guide.splitlines() if line.startswith(f"| {tab_id} |")]
+        for field in fields:
+            key = field.key.rstrip("12345")
+            assert any(f"`{key}`" in row or f"`{key}1`" in row for row in rows), f"{tab_id}: {field.key} is undocumented"
+
+
+def test_python_app_py_refuses_a_bad_lesson_folder_with_a_message(tmp_path):
+    (tmp_path / "sampling.md").write_text("# L\n## Hot\n```try\ntemperature1: 5\n```\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PLAYGROUND_LESSONS": str(tmp_path), "GRADIO_SERVER_PORT": "1"})
+    assert result.returncode == 1
+    assert 'sampling.md, step 1 "Hot": temperature1: 5 is above the largest allowed value, 3.' in result.stderr
+    assert "Traceback" not in result.stderr
