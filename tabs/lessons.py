@@ -18,7 +18,7 @@ are escaped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -56,7 +56,7 @@ class LessonPanel:
     previous: gr.Button
     next: gr.Button
     try_button: gr.Button
-    step: gr.State = field(repr=False, default=None)
+    step: gr.State                  # the step shown, per browser session
 
 
 def build_panel(tab_id: str, lessons: list[Lesson]) -> LessonPanel | None:

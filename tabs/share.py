@@ -136,7 +136,8 @@ def click_js(elem_id_source: str) -> str:
   if (!id) return;
   const started = Date.now();
   const press = () => {{
-    const button = document.getElementById(id);
+    const found = document.getElementById(id);
+    const button = found && (found.tagName === "BUTTON" ? found : found.querySelector("button"));
     if (button && button.offsetParent !== null) {{ setTimeout(() => button.click(), 150); return; }}
     if (Date.now() - started < {CLICK_WAIT_MS}) setTimeout(press, 100);
   }};

@@ -187,3 +187,12 @@ def test_python_app_py_refuses_a_bad_lesson_folder_with_a_message(tmp_path):
     assert result.returncode == 1
     assert 'sampling.md, step 1 "Hot": temperature1: 5 is above the largest allowed value, 3.' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_every_page_script_parses(tabs):
+    builder = share.link_builder_js("tokenization", tabs["tokenization"][1], ["tab", "text"])
+    scripts = [share.sync_js(builder), share.copy_link_js(builder), share.click_js('"tok-run"'),
+               share.click_js("values[0]"), share.BASE_URL_JS]
+    source = "\n".join(f"const f{i} = {script};" for i, script in enumerate(scripts))
+    subprocess.run(["node", "--check", "-"], input=source, capture_output=True, text=True, check=True)
