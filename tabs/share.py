@@ -28,7 +28,9 @@ from playground.links import RUN_KEY, TAB_KEY, Field, Link, decode_link, encode_
 from tabs.common import Controls, escape
 from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
 
-GRADIO_KEYS = ("view", "deep_link", "ui")  # Gradio's own address parameters (besides __theme), never a problem
+# Address parameters that belong to others, never a problem: Gradio's own (besides __theme) and the
+# projector-mode toggle's.
+FOREIGN_KEYS = ("view", "deep_link", "ui", "projector")
 CLICK_WAIT_MS = 15_000   # how long a run waits for its tab to be drawn (tabs draw their contents when first shown)
 
 
@@ -287,7 +289,7 @@ def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target:
     outputs = [tabs, notice, run_target] + [c for tab in controls.values() for c in tab.inputs.values()]
 
     def restore(request: gr.Request):
-        link = decode_link(query_items(request), fields, ignore=GRADIO_KEYS)
+        link = decode_link(query_items(request), fields, ignore=FOREIGN_KEYS)
         if link.problems:
             gr.Warning("Parts of this link could not be used; see the note at the top of the page.")
         head = [gr.Tabs(selected=link.tab) if link.tab else gr.skip(),
