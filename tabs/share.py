@@ -32,6 +32,7 @@ from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
 # projector-mode toggle's.
 FOREIGN_KEYS = ("view", "deep_link", "ui", "projector")
 CLICK_WAIT_MS = 15_000   # how long a run waits for its tab to be drawn (tabs draw their contents when first shown)
+RESTORED_FLAG = "pgLinkRestored"  # set on window once the page's own link has been read
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +119,10 @@ def link_builder_js(tab_id: str, fields: Sequence[Field], all_keys: Sequence[str
 
 
 def sync_js(builder: str) -> str:
-    return f"(...values) => {{ window.history.replaceState(window.history.state, '', {builder}(values)); }}"
+    """Keep the address in step with the inputs, once the link the page was opened with has been read
+    (the page fires events of its own while it starts, which must not overwrite that link)."""
+    return (f"(...values) => {{ if (!window.{RESTORED_FLAG}) return; "
+            f"window.history.replaceState(window.history.state, '', {builder}(values)); }}")
 
 
 def copy_link_js(builder: str) -> str:
@@ -131,9 +135,11 @@ def copy_link_js(builder: str) -> str:
 }}"""
 
 
-def click_js(elem_id_source: str) -> str:
-    """Press a tab's run button once its tab has drawn it. `elem_id_source`: a JS expression."""
+def click_js(elem_id_source: str, restored: bool = False) -> str:
+    """Press a tab's run button once its tab has drawn it. `elem_id_source`: a JS expression; `restored`:
+    this ends the restoring of a link, so the address may follow the inputs from now on."""
     return f"""(...values) => {{
+  {f"window.{RESTORED_FLAG} = true;" if restored else ""}
   const id = {elem_id_source};
   if (!id) return;
   const started = Date.now();
@@ -304,7 +310,7 @@ def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target:
         return head + rest
 
     app.load(restore, None, outputs, api_visibility="private", show_progress="hidden").then(
-        None, [run_target], None, js=click_js("values[0]"), api_visibility="private")
+        None, [run_target], None, js=click_js("values[0]", restored=True), api_visibility="private")
 
 
 def all_link_keys(controls: Mapping[str, Controls]) -> list[str]:
