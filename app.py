@@ -41,8 +41,7 @@ def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
                     tools = share.build_tools(tab_id)
                     built[tab_id] = (tab, panel, tools, module.build())
         controls = {tab_id: parts[3] for tab_id, parts in built.items()}
-        keys = share.all_link_keys(controls)
-        fields = {tab_id: share.wire_tab(tab_id, tab, tab_controls, tools, keys)
+        fields = {tab_id: share.wire_tab(tab_id, tab, tab_controls, tools)
                   for tab_id, (tab, _, tools, tab_controls) in built.items()}
         for tab_id, (_, panel, _, tab_controls) in built.items():
             if panel is not None:

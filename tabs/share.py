@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import gradio as gr
 
-from playground.links import RUN_KEY, TAB_KEY, Field, Link, decode_link, encode_link
+from playground.links import TAB_KEY, Field, Link, decode_link, encode_link
 from tabs.common import Controls, escape
 from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
 
@@ -98,15 +98,17 @@ def typed_values(fields: Sequence[Field], raw: Sequence[Any]) -> dict:
 # Browser side
 
 
-def link_builder_js(tab_id: str, fields: Sequence[Field], all_keys: Sequence[str]) -> str:
+def link_builder_js(tab_id: str, fields: Sequence[Field]) -> str:
     """A JavaScript expression: a function from the tab's input values to the page address with them.
-    Other parameters of the address (Gradio's __theme, say) are kept; the other tabs' keys dropped."""
+    Parameters that belong to others (Gradio's __theme, say) are kept; anything else is replaced."""
     keys = [field.key for field in fields]
     defaults = [list(field.default) if field.kind == "choices" else field.default for field in fields]
     return f"""((values) => {{
-  const keys = {json.dumps(keys)}, defaults = {json.dumps(defaults)}, ours = {json.dumps(sorted(set(all_keys)))};
-  const params = new URLSearchParams(window.location.search);
-  for (const key of ours) params.delete(key);
+  const keys = {json.dumps(keys)}, defaults = {json.dumps(defaults)}, foreign = {json.dumps(list(FOREIGN_KEYS))};
+  const params = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(window.location.search)) {{
+    if (key.startsWith("__") || foreign.includes(key)) params.append(key, value);
+  }}
   params.set({json.dumps(TAB_KEY)}, {json.dumps(tab_id)});
   keys.forEach((key, i) => {{
     let value = values[i];
@@ -184,7 +186,7 @@ def _tokenization(values: dict) -> list[str]:
     return [f"text = {values['text']!r}",
             f"for tokenizer in {list(values['tokenizers'])!r}:",
             '    result = client.predict(text, tokenizer, api_name="/tokenize")',
-            '    print(tokenizer, result["num_tokens"], "tokens:", [token["text"] for token in result["tokens"]])']
+            '    print(tokenizer, result["num_tokens"], "tokens:", [token["piece"] for token in result["tokens"]])']
 
 
 def _attention(values: dict) -> list[str]:
@@ -268,14 +270,14 @@ def build_tools(tab_id: str) -> ShareTools:
     return ShareTools(link, copy_link, show_python, code, base)
 
 
-def wire_tab(tab_id: str, tab: gr.Tab, controls: Controls, tools: ShareTools, all_keys: Sequence[str]) -> list[Field]:
+def wire_tab(tab_id: str, tab: gr.Tab, controls: Controls, tools: ShareTools) -> list[Field]:
     """Keep the address in sync with the tab and connect its Share buttons; returns the tab's fields."""
     fields = fields_of(controls)
     inputs = list(controls.inputs.values())
-    builder = link_builder_js(tab_id, fields, all_keys)
+    builder = link_builder_js(tab_id, fields)
     sync = sync_js(builder)
-    for component in inputs:
-        component.input(None, inputs, None, js=sync, api_visibility="private", queue=False)
+    for component in inputs:  # change, not input: a paste or a value set by the app counts too
+        component.change(None, inputs, None, js=sync, api_visibility="private", queue=False)
     controls.run.click(None, inputs, None, js=sync, api_visibility="private", queue=False)
     tab.select(None, inputs, None, js=sync, api_visibility="private", queue=False)
     tools.copy_link.click(None, inputs + [tools.base], tools.link, js=copy_link_js(builder),
@@ -311,7 +313,3 @@ def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target:
 
     app.load(restore, None, outputs, api_visibility="private", show_progress="hidden").then(
         None, [run_target], None, js=click_js("values[0]", restored=True), api_visibility="private")
-
-
-def all_link_keys(controls: Mapping[str, Controls]) -> list[str]:
-    return [TAB_KEY, RUN_KEY, *{key for tab in controls.values() for key in tab.inputs}]

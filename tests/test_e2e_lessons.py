@@ -40,6 +40,7 @@ def offline_page(browser, app_url):
 def open_app(page, app_url, query=""):
     page.goto(app_url + (f"?{query}" if query else ""))
     page.wait_for_selector("#pg-header", timeout=60_000)
+    page.wait_for_function("window.pgLinkRestored === true", timeout=60_000)  # the page's link has been read
 
 
 def address(page) -> dict:
@@ -130,7 +131,7 @@ def test_copy_as_python_shows_a_snippet_that_repeats_the_run(offline_page, app_u
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(snippet, "<snippet>", "exec"), {})
-    lines = printed.getvalue().splitlines()
+    lines = [line for line in printed.getvalue().splitlines() if not line.startswith("Loaded as API")]
     assert [line.split()[0] for line in lines] == ["smollm2-135m-instruct", "all-minilm-l6-v2", "gemma-3-270m"]
     assert "'hello'" in lines[1] and "'Hello'" in lines[0]  # WordPiece lowercases; BPE keeps the case
 

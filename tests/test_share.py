@@ -114,23 +114,24 @@ def test_snippet_values_come_typed_from_the_page(tabs):
 def test_the_browser_link_builder_matches_the_python_decoder(tabs):
     """Run the address-bar script in node with a fake window; Python must read back the same values."""
     controls, fields = tabs["sampling"]
-    keys = share.all_link_keys({tab_id: c for tab_id, (c, _) in tabs.items()})
-    builder = share.link_builder_js("sampling", fields, keys)
+    builder = share.link_builder_js("sampling", fields)
     values = {f.key: f.default for f in fields}
     values.update(prompt="naïve & 👋 ?#=+\nline", max_new_tokens=12, temperature1=1, chat=False, strategy2="off")
     page_values = [list(values[f.key]) if f.kind == "choices" else values[f.key] for f in fields]
-    script = (f"const window = {{location: {{search: '?__theme=dark&tab=attention&layer=3&text=old', "
+    script = (f"const window = {{location: {{search: '?__theme=dark&tab=attention&layer=3&text=old&bogus=1"
+              f"&projector=1', "
               f"pathname: '/app/'}}}};\nconsole.log(({builder})({json.dumps(page_values)}));")
     address = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout.strip()
     parts = urlsplit(address)
     assert parts.path == "/app/"
     items = parse_qsl(parts.query, keep_blank_values=True)
-    assert ("__theme", "dark") in items and ("layer", "3") not in items and ("text", "old") not in items
-    assert {key for key, _ in items} == {"__theme", "tab", "prompt", "max_new_tokens", "chat", "strategy2"}
-    link = decode_link(items, fields_by_tab(tabs))
+    assert ("__theme", "dark") in items and ("projector", "1") in items  # others' parameters stay
+    assert {key for key, _ in items} == {"__theme", "projector", "tab", "prompt", "max_new_tokens", "chat",
+                                         "strategy2"}
+    link = decode_link(items, fields_by_tab(tabs), ignore=share.FOREIGN_KEYS)
     assert link.problems == () and link.tab == "sampling"
     assert link.values == {**values, "max_new_tokens": 12, "temperature1": 1.0}
-    assert parts.query.split("&", 1)[1] == encode_link("sampling", fields, values)  # the same link as Python's
+    assert parts.query.split("&", 2)[2] == encode_link("sampling", fields, values)  # the same link as Python's
 
 
 def test_query_items_keep_repeats():
@@ -191,7 +192,7 @@ def test_python_app_py_refuses_a_bad_lesson_folder_with_a_message(tmp_path):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_every_page_script_parses(tabs):
-    builder = share.link_builder_js("tokenization", tabs["tokenization"][1], ["tab", "text"])
+    builder = share.link_builder_js("tokenization", tabs["tokenization"][1])
     scripts = [share.sync_js(builder), share.copy_link_js(builder), share.click_js('"tok-run"'),
                share.click_js("values[0]"), share.BASE_URL_JS]
     source = "\n".join(f"const f{i} = {script};" for i, script in enumerate(scripts))
