@@ -354,7 +354,7 @@ def build() -> None:
                                     info="LCM only for LCM-distilled models.")
     with gr.Row():
         steps = gr.Number(20, label="Steps", precision=0, elem_id="diff-steps", info="1 to 1000")
-        guidance = gr.Number(7.5, label="Guidance scale", elem_id="diff-guidance", info="0 to 30; 1 = off")
+        guidance = gr.Number(5.0, label="Guidance scale", elem_id="diff-guidance", info="0 to 30; 1 = off")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="diff-seed")
         size = gr.Number(0, label="Image size (pixels)", precision=0, elem_id="diff-size",
                          info="0: the model's own size")
@@ -426,7 +426,8 @@ def build() -> None:
         fwd_gallery = gr.Gallery(columns=8, label="x_t", elem_id="diff-fwd-gallery", format="png", height="auto")
     state = gr.State({})
     api_button = gr.Button(visible=False)
-    gr.Examples([[PROMPT, 20, 7.5, 0, "DDIM"], ["a green star on a black background", 25, 5.0, 1, "Euler ancestral"],
+    gr.Examples([[PROMPT, 20, 5.0, 0, "DDIM"], ["a large green star in the center on a black background", 25, 5.0, 1,
+                                              "Euler ancestral"],
                  ["", 20, 1.0, 2, "DPM-Solver++ 2M"]], [prompt, steps, guidance, seed, scheduler], label="Try these")
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
