@@ -17,7 +17,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import gradio as gr
+# A classroom laptop may be offline, and a school may not want usage reports: no Gradio analytics
+# unless asked for.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402 (after the setting above)
 
 from playground import public
 from tabs import attention, diffusion, sampling, tokenization
