@@ -103,5 +103,24 @@ def launch_options() -> dict:
     }
 
 
+def convert_in_background() -> None:
+    """On Spaces the embedded GGUF models are converted while the app already serves (see prepare.convert)."""
+    import logging
+    import threading
+
+    from playground.catalog import EMBEDDED
+    from playground.prepare import convert
+
+    def run() -> None:
+        try:
+            convert(list(EMBEDDED))
+        except ValueError as error:  # a model that can't be found now says so again when it is asked for
+            logging.getLogger("playground").warning("preparing the embedded models: %s", error)
+
+    threading.Thread(target=run, name="playground-convert", daemon=True).start()
+
+
 if __name__ == "__main__":
+    if public.on_spaces():
+        convert_in_background()
     build_app().queue(default_concurrency_limit=4, max_size=public.queue_size()).launch(**launch_options())
