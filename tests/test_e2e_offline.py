@@ -98,6 +98,10 @@ def test_the_dark_theme_toggle_switches_gradios_dark_mode(offline_page, app_url)
     page.wait_for_function("document.body.classList.contains('dark')", timeout=5_000)
     assert page.evaluate(background) != light
     assert page.locator("#pg-dark-toggle").get_attribute("aria-pressed") == "true"
+    label = "#tok-text [data-testid='block-info']"
+    before = _font_size(page, label)
+    page.locator("#pg-projector-toggle").click()  # projector mode works in the dark theme too
+    assert _font_size(page, label) >= before * 1.15
     page.locator("#pg-dark-toggle").click()
     page.wait_for_function("!document.body.classList.contains('dark')", timeout=5_000)
     assert page.blocked == []
