@@ -148,10 +148,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of load (default 120)")
     parser.add_argument("--url", help="a running app (default: start `python app.py` on a free port)")
     parser.add_argument("--pid", type=int, help="the running app's process id, for its memory")
+    parser.add_argument("--diffusion-model", help="the /denoise model (default: tiny-shapes-sd when trained, "
+                                                  "else a tiny random pipeline)")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="pg-load-"))
-    diffusion_model, diffusion_note = pick_diffusion_model(scratch)
+    if args.diffusion_model:
+        diffusion_model, diffusion_note = args.diffusion_model, args.diffusion_model
+    else:
+        diffusion_model, diffusion_note = pick_diffusion_model(scratch)
     process = None
     if args.url:
         url, pid = args.url, args.pid
