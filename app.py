@@ -61,6 +61,8 @@ def build_app() -> gr.Blocks:
         with gr.Row(equal_height=True):
             gr.Markdown((ASSETS / "header.md").read_text(encoding="utf-8"), elem_id="pg-header")
             display_toggles()
+        if public.enabled():
+            gr.Markdown(public_note(), elem_id="pg-public-note")
         with gr.Tabs():
             for title, tab_id, module in TABS:
                 with gr.Tab(title, id=tab_id):
@@ -69,6 +71,13 @@ def build_app() -> gr.Blocks:
                     group_heavy_events(app, [fn for key, fn in app.fns.items() if key not in before], tab_id)
         app.load(None, js=RESTORE_JS)
     return app
+
+
+def public_note() -> str:
+    limits = ", ".join(f"{public.limit(key):,} {spec.unit}" for key, spec in public.LIMITS.items()
+                       if key in ("max_new_tokens", "diffusion_steps", "text_chars"))
+    return (f"*A shared server: the embedded models and a few small Hub models, and limits such as {limits}. "
+            "Run the Playground on your own machine for anything larger (see the README).*")
 
 
 def display_toggles() -> None:

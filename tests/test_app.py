@@ -46,6 +46,7 @@ def test_public_mode_narrows_each_group(local, monkeypatch):
     groups = _groups(app.build_app())
     assert all(limit == 2 for group in groups.values() for limit in group.values())
     assert app.launch_options()["max_file_size"] == "10mb"
+    assert "128 new tokens" in app.public_note()
 
 
 def test_launch_binds_where_spaces_asks(local, monkeypatch):
