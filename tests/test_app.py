@@ -80,7 +80,7 @@ def test_readme_front_matter_is_what_spaces_reads():
     assert text.startswith("---\n")
     config = yaml.safe_load(text.split("---\n")[1])
     for key in ("title", "emoji", "colorFrom", "colorTo", "sdk", "sdk_version", "python_version", "app_file",
-                "pinned", "license", "short_description"):
+                "pinned", "short_description"):
         assert key in config, key
     assert config["sdk"] == "gradio" and (ROOT / config["app_file"]).is_file()
     pinned = re.search(r"^gradio==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
