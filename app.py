@@ -3,6 +3,13 @@
     python app.py          # serves http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME honoured)
 
 No model is loaded here: each tab loads what it needs on first use, with a progress bar.
+On Hugging Face Spaces (SPACE_ID set) public mode is on: see playground/public.py. The heavy events of
+each tab (those with a progress bar, and the API endpoints) share one concurrency group per tab, so one
+busy tab can't hold every worker:
+
+    >>> app = build_app()
+    >>> sorted({fn.concurrency_id for fn in app.fns.values() if fn.concurrency_id in TAB_IDS})
+    ['attention', 'diffusion', 'sampling', 'tokenization']
 """
 
 from __future__ import annotations
@@ -10,8 +17,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import gradio as gr
+# A classroom laptop may be offline, and a school may not want usage reports: no Gradio analytics
+# unless asked for.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import gradio as gr  # noqa: E402 (after the setting above)
+
+from playground import public
 from playground.lessons import LessonError, read_lessons
 from tabs import attention, diffusion, lessons, sampling, share, tokenization
 
@@ -24,13 +36,37 @@ TABS = [
     ("Sampling", "sampling", sampling),
     ("Diffusion", "diffusion", diffusion),
 ]
+TAB_IDS = [tab_id for _, tab_id, _ in TABS]
+
+# Display toggles: a class on <body> (Gradio's own dark mode is the `dark` class), remembered in
+# localStorage; ?projector=1 in the URL turns projector mode on for a shared link (?__theme=dark: Gradio's).
+TOGGLE_JS = """(cls, key, id) => {
+  const on = document.body.classList.toggle(cls);
+  localStorage.setItem(key, on ? "1" : "0");
+  document.getElementById(id)?.setAttribute("aria-pressed", String(on));
+}"""
+RESTORE_JS = """() => {
+  const url = new URL(window.location.href).searchParams;
+  const theme = url.get("__theme");  // Gradio has applied it already: it wins over a remembered choice
+  const toggles = [["pg-projector", "pg-projector", "pg-projector-toggle", url.get("projector")],
+                   ["dark", "pg-dark", "pg-dark-toggle", theme === "dark" ? "1" : theme === "light" ? "0" : null]];
+  for (const [cls, key, id, fromUrl] of toggles) {
+    const saved = fromUrl ?? localStorage.getItem(key);
+    if (saved === "1" || saved === "0") document.body.classList.toggle(cls, saved === "1");
+    document.getElementById(id)?.setAttribute("aria-pressed", String(document.body.classList.contains(cls)));
+  }
+}"""
 
 
 def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
     """The app; a lesson file that doesn't fit its tab raises LessonError (naming the file and step) here."""
     texts = read_lessons(lessons_folder, [tab_id for _, tab_id, _ in TABS])
     with gr.Blocks(title="Generative AI Playground") as app:
-        gr.Markdown((ASSETS / "header.md").read_text(encoding="utf-8"), elem_id="pg-header")
+        with gr.Row(equal_height=True):
+            gr.Markdown((ASSETS / "header.md").read_text(encoding="utf-8"), elem_id="pg-header")
+            display_toggles()
+        if public.enabled():
+            gr.Markdown(public_note(), elem_id="pg-public-note")
         notice = gr.Markdown(visible=False, elem_id="pg-link-notice")
         run_target = gr.Textbox(visible=False)
         built = {}
@@ -39,7 +75,10 @@ def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
                 with gr.Tab(title, id=tab_id) as tab:
                     panel = lessons.build_panel(tab_id, texts[tab_id])
                     tools = share.build_tools(tab_id)
-                    built[tab_id] = (tab, panel, tools, module.build())
+                    before = set(app.fns)
+                    tab_controls = module.build()
+                    group_heavy_events(app, [fn for key, fn in app.fns.items() if key not in before], tab_id)
+                    built[tab_id] = (tab, panel, tools, tab_controls)
         controls = {tab_id: parts[3] for tab_id, parts in built.items()}
         fields = {tab_id: share.wire_tab(tab_id, tab, tab_controls, tools)
                   for tab_id, (tab, _, tools, tab_controls) in built.items()}
@@ -48,7 +87,36 @@ def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
                 lessons.check_panel(panel, fields)
                 lessons.wire_panel(panel, tab_controls, fields[tab_id])
         share.wire_restore(app, tabs, notice, run_target, controls, fields)
+        app.load(None, js=RESTORE_JS)
     return app
+
+
+def public_note() -> str:
+    limits = ", ".join(f"{public.limit(key):,} {spec.unit}" for key, spec in public.LIMITS.items()
+                       if key in ("max_new_tokens", "diffusion_steps", "text_chars"))
+    return (f"*A shared server: the embedded models and a few small Hub models, and limits such as {limits}. "
+            "Run the Playground on your own machine for anything larger (see the README).*")
+
+
+def display_toggles() -> None:
+    """Projector mode (larger text) and dark theme: ordinary buttons, so Tab and Enter/Space reach them."""
+    with gr.Column(scale=0, min_width=190, elem_id="pg-display"):
+        projector = gr.Button("Projector mode", size="sm", elem_id="pg-projector-toggle")
+        dark = gr.Button("Dark theme", size="sm", elem_id="pg-dark-toggle")
+    projector.click(None, js=f"() => ({TOGGLE_JS})('pg-projector', 'pg-projector', 'pg-projector-toggle')")
+    dark.click(None, js=f"() => ({TOGGLE_JS})('dark', 'pg-dark', 'pg-dark-toggle')")
+
+
+def group_heavy_events(app: gr.Blocks, fns: list, tab_id: str) -> None:
+    """Put a tab's heavy events (a progress bar, a public API endpoint, or grouped by the tab itself) in one
+    concurrency group of public.tab_concurrency() workers; light events (sliders over cached results) stay
+    ungrouped."""
+    for fn in fns:
+        heavy = (fn.tracks_progress or fn.concurrency_id == tab_id
+                 or (isinstance(fn.api_name, str) and fn.api_visibility == "public"))
+        if fn.fn is not None and heavy:
+            fn.concurrency_id = tab_id
+            fn.concurrency_limit = public.tab_concurrency()
 
 
 def launch_options() -> dict:
@@ -58,7 +126,25 @@ def launch_options() -> dict:
         "css_paths": [ASSETS / "style.css"],
         "theme": gr.themes.Soft(),
         "footer_links": ["api", "settings"],
+        "max_file_size": public.max_upload(),
     }
+
+
+def convert_in_background() -> None:
+    """On Spaces the embedded GGUF models are converted while the app already serves (see prepare.convert)."""
+    import logging
+    import threading
+
+    from playground.catalog import EMBEDDED
+    from playground.prepare import convert
+
+    def run() -> None:
+        try:
+            convert(list(EMBEDDED))
+        except ValueError as error:  # a model that can't be found now says so again when it is asked for
+            logging.getLogger("playground").warning("preparing the embedded models: %s", error)
+
+    threading.Thread(target=run, name="playground-convert", daemon=True).start()
 
 
 if __name__ == "__main__":
@@ -66,4 +152,6 @@ if __name__ == "__main__":
         playground_app = build_app()
     except LessonError as error:  # a teacher's lesson file: say which file and step, no traceback
         raise SystemExit(f"Can't start: a lesson in {LESSONS} doesn't fit its tab.\n{error}") from None
-    playground_app.queue(default_concurrency_limit=4).launch(**launch_options())
+    if public.on_spaces():
+        convert_in_background()
+    playground_app.queue(default_concurrency_limit=4, max_size=public.queue_size()).launch(**launch_options())

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from playground import public
 from playground.cache import ModelCache
 from playground.models import LoadedModel, Progress, _quiet, load_model
 
@@ -111,6 +112,7 @@ def run_attention(text: str, model: str, progress: Progress = _quiet) -> Attenti
         raise ValueError("text is empty: type a sentence to see its attention.")
     if not isinstance(model, str) or not model.strip():
         raise ValueError("model is empty: choose a model such as all-minilm-l6-v2 or smollm2-135m-instruct.")
+    public.check_text(text)
     key = (model.strip(), text)
     return RESULTS.get(key, lambda: _with_size(_compute(text, model.strip(), progress)))
 
@@ -161,6 +163,7 @@ def _encode(loaded: LoadedModel, text: str) -> list[int]:
                else f"the attention tab keeps every layer x head x T x T weight in memory and stops at "
                     f"{MAX_TOKENS} tokens (PLAYGROUND_ATTENTION_MAX_TOKENS)")
         raise ValueError(f"text is {len(ids)} tokens long but at most {limit} fit ({why}): shorten the text.")
+    public.check("attention_tokens", len(ids), "text length")
     return list(ids)
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from playground import public
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -79,6 +81,7 @@ def resolve(name: str) -> ModelSource:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"model name is empty: choose one of {', '.join(EMBEDDED)} or give a Hub id such as 'gpt2'.")
     name = name.strip()
+    public.check_model(name)
     spec = EMBEDDED.get(name)
     if spec is not None:
         local = _embedded_source(spec)

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from playground import public
 from playground.cache import CACHE
 from playground.catalog import DEFAULT_ENCODER, hub_offline, hub_reachable
 
@@ -228,6 +229,7 @@ def _resolve_pipeline(name: str) -> tuple[str, str]:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("model is empty: choose tiny-shapes-sd, a local pipeline folder, or a Hub id.")
     name = name.strip()
+    public.check_model(name)
     if name in EMBEDDED_PIPELINES:
         folder = EMBEDDED_PIPELINES[name]
         if not (folder / "model_index.json").is_file():
@@ -289,7 +291,8 @@ def _load_pipeline(name: str, path: str, kind: str, device: str, dtype, progress
             extra["tokenizer"] = load_tokenizer(DEFAULT_ENCODER).tokenizer
     try:
         pipe = StableDiffusionPipeline.from_pretrained(path, dtype=dtype, safety_checker=None,
-                                                       feature_extractor=None, requires_safety_checker=False, **extra)
+                                                       feature_extractor=None, requires_safety_checker=False,
+                                                       **public.weights_kwargs(), **extra)
     except (OSError, EnvironmentError, TypeError, KeyError) as error:
         raise ValueError(f"could not load the pipeline {name!r}: {error}".split("\n")[0]) from error
     progress(0.7, f"Moving {name} to {device}")
@@ -339,7 +342,8 @@ def _embedded_text_encoder(device: str, dtype, progress: Progress):
 
     from playground.catalog import resolve
 
-    model = AutoModel.from_pretrained(resolve(DEFAULT_ENCODER).path, dtype=dtype).to(device).eval()
+    model = AutoModel.from_pretrained(resolve(DEFAULT_ENCODER).path, dtype=dtype, **public.weights_kwargs())
+    model = model.to(device).eval()
     return model, f"{DEFAULT_ENCODER} (the embedded BERT encoder, in {dtype})"
 
 
@@ -364,6 +368,8 @@ def validate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[int, in
     """Raise ValueError for settings the model can't run; return (height, width)."""
     if not isinstance(settings.prompt, str) or not isinstance(settings.negative_prompt, str):
         raise ValueError("prompt and negative prompt must be text (an empty prompt is fine: it is unconditional).")
+    public.check_text(settings.prompt, "prompt")
+    public.check_text(settings.negative_prompt, "negative prompt")
     if isinstance(settings.steps, bool) or not isinstance(settings.steps, (int, np.integer)) or settings.steps != int(settings.steps):
         raise ValueError(f"steps must be a whole number, got {settings.steps!r}.")
     train_steps = int(loaded.pipe.scheduler.config.num_train_timesteps)
@@ -371,6 +377,7 @@ def validate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[int, in
     if not 1 <= settings.steps <= top:
         raise ValueError(f"steps = {settings.steps} is out of range: use 1 to {top} (the model was trained "
                          f"with {train_steps} noise levels).")
+    public.check("diffusion_steps", int(settings.steps))
     guidance = settings.guidance_scale
     if not isinstance(guidance, (int, float)) or not math.isfinite(guidance):
         raise ValueError(f"guidance scale must be a number, got {guidance!r}.")
@@ -394,6 +401,7 @@ def validate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[int, in
             raise ValueError(f"image {label} = {side!r} can't be made by {loaded.name}: use a multiple of "
                              f"{loaded.size_multiple} from {loaded.size_multiple} to {MAX_SIDE} "
                              f"(the model's native size is {loaded.native_size}).")
+        public.check("image_side", int(side), f"image {label}")
     for label, step in (("guidance step", settings.guidance_step), ("attention step", settings.attention_step)):
         if step is not None and (not isinstance(step, (int, np.integer)) or step < 0):
             raise ValueError(f"{label} must be a step number from 0, got {step!r}.")
@@ -752,7 +760,8 @@ def load_taesd(loaded: LoadedPipeline):
             source = "madebyollin/taesd"
         else:
             raise ValueError(f"no TAESD decoder is available for {loaded.name}: choose the linear or the VAE preview.")
-        model = AutoencoderTiny.from_pretrained(source, dtype=loaded.dtype).to(loaded.device).eval()
+        model = AutoencoderTiny.from_pretrained(source, dtype=loaded.dtype, **public.weights_kwargs())
+        model = model.to(loaded.device).eval()
         return model, sum(p.numel() * p.element_size() for p in model.parameters())
     return CACHE.get(("diffusion-taesd", loaded.path, loaded.device, str(loaded.dtype)), load)
 
@@ -856,6 +865,7 @@ def filmstrip(loaded: LoadedPipeline, settings: DenoiseSettings, vary: str, valu
         raise ValueError(f"give at least one {vary} value to compare.")
     if len(values) > 8:
         raise ValueError(f"compare at most 8 {vary} values at once, got {len(values)}.")
+    public.check("filmstrip_rows", len(values), f"number of {vary} values")
     if not 2 <= columns <= 12:
         raise ValueError(f"a filmstrip has 2 to 12 columns, got {columns}.")
     rows, labels, column_labels = [], [], []
@@ -938,8 +948,10 @@ def attention_overlay(image: np.ndarray, heat: np.ndarray, strength: float = 0.7
     heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     big = np.asarray(Image.fromarray((heat * 255).astype(np.uint8)).resize(image.shape[1::-1], Image.Resampling.BILINEAR),
                      dtype=np.float32)[..., None] / 255
-    grey = image.astype(np.float32).mean(axis=-1, keepdims=True) * 0.6
-    warm = np.array([255, 90, 0], np.float32)
+    # A dimmed grey image under a bright warm yellow: attention is brighter than any pixel of the image,
+    # so the map keeps its meaning in grayscale and for colour-blind viewers.
+    grey = image.astype(np.float32).mean(axis=-1, keepdims=True) * 0.5
+    warm = np.array([255, 200, 0], np.float32)
     out = grey * (1 - strength * big) + warm * strength * big
     return out.clip(0, 255).astype(np.uint8)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from playground import public
 from playground.cache import CACHE
 from playground.catalog import ModelSource, ModelSpec, cache_dir, resolve
 from playground.device import pick_device, pick_dtype
@@ -101,7 +102,7 @@ def _load_model(source: ModelSource, device: str, attn_implementation: str | Non
     dtype = pick_dtype(device)
     progress(0.5, f"Loading {source.name} weights ({dtype}) on {device}")
     auto = _auto_class(source)
-    kwargs = {"dtype": dtype}
+    kwargs = {"dtype": dtype, **public.weights_kwargs()}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     model = _from_pretrained(auto, source, **kwargs).to(device).eval()

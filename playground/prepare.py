@@ -16,6 +16,20 @@ from playground.catalog import EMBEDDED
 from playground.models import load_model, load_tokenizer
 
 
+def convert(names: list[str]) -> None:
+    """Only the one-time GGUF conversions into the cache: no model is loaded onto a device, so this is
+    safe in a background thread at a Space's start-up (ZeroGPU included), and the first request for
+    Gemma finds it converted instead of waiting minutes."""
+    from playground.catalog import resolve
+    from playground.models import _convert_once, _quiet, _write_gguf_model, _write_gguf_tokenizer
+
+    for name in names:
+        source = resolve(name)
+        if source.kind == "gguf":
+            _convert_once(source, "tokenizer", _quiet, _write_gguf_tokenizer)
+            _convert_once(source, "model", _quiet, _write_gguf_model)
+
+
 def prepare(names: list[str]) -> None:
     for name in names:
         started = time.perf_counter()

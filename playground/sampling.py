@@ -34,6 +34,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from playground import public
+
 Progress = Callable[[float, str], None]
 
 STRATEGY_NAMES = ("greedy", "beam", "top_k", "top_p", "temperature", "min_p", "typical")
@@ -762,6 +764,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         raise ValueError(f"seed must be a non-negative whole number, got {seed}.")
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {max_new_tokens}.")
+    _check_public(prompt, max_new_tokens)
     lm = _load_decoder(model_name, progress)
     tokenizer = lm.tokenizer
     built = build_prompt(tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)
@@ -805,6 +808,13 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
             beams[s] = beam_search(lm, built.token_ids, strategy.num_beams, max_new_tokens)
             yield snapshot(False)
     yield snapshot(True)
+
+
+def _check_public(prompt: Any, max_new_tokens: int, samples: int = 1) -> None:
+    """A public server's limits (playground.public), before any model loads."""
+    public.check_text(prompt, "prompt")
+    public.check("max_new_tokens", max_new_tokens)
+    public.check("samples", samples)
 
 
 def _load_decoder(model_name: str, progress: Progress) -> Any:
@@ -876,6 +886,7 @@ def many_samples(model_name: str, prompt: str, strategies: Any, n: int = 20, max
     n = _integer(n, "samples")
     max_new_tokens = _integer(max_new_tokens, "max_new_tokens")
     seed = _integer(seed, "seed")
+    _check_public(prompt, max_new_tokens, n)
     lm = _load_decoder(model_name, progress)
     tokenizer = lm.tokenizer
     built = build_prompt(tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)

@@ -8,7 +8,7 @@ context, as a frozen T5's are in Imagen). Training goes in two stages, each resu
     >>> settings = PRESETS["smoke"]                    # a few steps: what the tests run
     >>> train(settings, workdir=Path("/tmp/shapes-run"), out=Path("/tmp/tiny-shapes-sd"))
     >>> # 1. the VAE on drawn images, 2. a pool of latents, 3. the U-Net on the pool, 4. the pipeline folder
-    >>> report = evaluate(Path("/tmp/tiny-shapes-sd"), prompts=200)
+    >>> report, images = evaluate(Path("/tmp/tiny-shapes-sd"), prompts=200)
     >>> report.colour, report.shape, report.position  # the detector's accuracies on held-out captions
 
 `scripts/train_tiny_shapes.py` and `scripts/evaluate_tiny_shapes.py` are the command lines.
@@ -55,6 +55,8 @@ class TrainSettings:
     checkpoint_every: int = 250
     threads: int = 0                 # torch CPU threads; 0 leaves torch's default
 
+
+RESUMABLE_CHANGES = {"vae_steps", "unet_steps", "threads", "checkpoint_every"}
 
 PRESETS = {
     "cpu": TrainSettings(),
@@ -131,6 +133,7 @@ def encode_text(tokenizer, encoder, captions: list[str]):
 def _save(state: dict, path: Path) -> None:
     import torch
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(".tmp")
     torch.save(state, scratch)
     os.replace(scratch, path)
@@ -349,10 +352,7 @@ def train(settings: TrainSettings, workdir: Path, out: Path = PIPELINE_FOLDER, d
         torch.set_num_threads(settings.threads)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    saved = workdir / "settings.json"
-    if saved.is_file() and json.loads(saved.read_text()) != json.loads(json.dumps(asdict(settings))):
-        raise ValueError(f"workdir {workdir} holds a run with other settings: give a fresh --workdir to start over.")
-    saved.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+    _check_resumable(workdir / "settings.json", settings, log)
     torch.manual_seed(settings.seed)
     vae, vae_losses = train_vae(settings, workdir, device, log)
     pool = encode_pool(settings, vae, workdir, device, log)
@@ -362,110 +362,37 @@ def train(settings: TrainSettings, workdir: Path, out: Path = PIPELINE_FOLDER, d
         "seconds_this_run": round(time.time() - started, 1),
         "vae_mse_last_50": float(np.mean(vae_losses[-50:])), "unet_loss_last_100": float(np.mean(unet_losses[-100:])),
         "scaling_factor": pool["scaling_factor"], "text_encoder": "all-minilm-l6-v2 (frozen, passed in at load)",
-        "reproduce": "python scripts/train_tiny_shapes.py --preset " + _preset_name(settings),
+        "reproduce": _reproduce_command(settings),
     }
     save_pipeline(out, vae, unet, tokenizer, pool["scaling_factor"], record)
     log(f"wrote {out} ({sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 1e6:.1f} MB)")
     return record
 
 
-def _preset_name(settings: TrainSettings) -> str:
-    return next((name for name, preset in PRESETS.items() if preset == settings), "cpu (with overrides)")
+def _check_resumable(saved: Path, settings: TrainSettings, log: Log) -> None:
+    """A run may resume with other step counts (train longer, or stop sooner), never with another model or data."""
+    current = json.loads(json.dumps(asdict(settings)))
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        changed = {key for key in current if before.get(key) != current[key]}
+        if changed - RESUMABLE_CHANGES:
+            raise ValueError(f"workdir {saved.parent} holds a run with other settings "
+                             f"({', '.join(sorted(changed - RESUMABLE_CHANGES))}): give a fresh --workdir to start over.")
+        for key in sorted(changed):
+            log(f"resuming with {key} = {current[key]} (was {before.get(key)})")
+    saved.write_text(json.dumps(current, indent=2) + "\n")
 
 
-# ----------------------------------------------------------------------------------------------
-# Evaluation
+def _reproduce_command(settings: TrainSettings) -> str:
+    """The command line that trains these settings: the closest preset plus its overrides."""
+    flags = {"seed": "--seed", "unet_steps": "--unet-steps", "threads": "--threads"}
 
+    def differences(preset: TrainSettings) -> dict:
+        return {k: v for k, v in asdict(settings).items() if asdict(preset)[k] != v}
 
-@dataclass(frozen=True)
-class Evaluation:
-    prompts: int
-    colour: float                    # share of objects drawn in the caption's colour
-    shape: float                     # ... with the caption's shape
-    position: float                  # ... in the caption's cell, or in the caption's relation to the other
-    by_kind: dict                    # {"one object": {...}, "two objects": {...}} the same three figures
-    vae_mse: float                   # reconstruction error of the VAE on held-out drawings, pixels in [0, 1]
-    vae_psnr: float                  # the same as a PSNR in dB
-    seconds_per_image: float         # one image, `steps` steps with guidance, on this machine
-    steps: int
-    guidance_scale: float
-    scheduler: str
-    device: str
-
-
-def load_for_evaluation(folder: Path, device: str):
-    """Plain diffusers, the way the issue asks: the pipeline folder plus the MiniLM passed in as text encoder."""
-    from diffusers import DiffusionPipeline
-
-    _, encoder = load_text_encoder(device)
-    pipe = DiffusionPipeline.from_pretrained(folder, text_encoder=encoder, safety_checker=None,
-                                             requires_safety_checker=False).to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def generate_images(pipe, prompts: list[str], steps: int, guidance_scale: float, seed: int,
-                    batch: int = 25) -> np.ndarray:
-    """(N, 64, 64, 3) uint8; image i uses the generator seeded with seed + i, whatever the batching."""
-    import torch
-
-    images = []
-    for begin in range(0, len(prompts), batch):
-        chunk = prompts[begin:begin + batch]
-        generators = [torch.Generator(pipe.device).manual_seed(seed + begin + i) for i in range(len(chunk))]
-        out = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
-                   height=shapes.SIZE, width=shapes.SIZE, output_type="np").images
-        images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
-    return np.concatenate(images)
-
-
-def reconstruction_error(vae, scenes: list[shapes.Scene]) -> tuple[float, float]:
-    """(MSE, PSNR in dB) of drawing -> latent mean -> drawing, pixels in [0, 1]."""
-    import torch
-
-    images = _images_to_tensor(shapes.render_batch(scenes), vae.device).to(vae.dtype)
-    with torch.no_grad():
-        decoded = vae.decode(vae.encode(images).latent_dist.mean).sample
-    mse = float((((decoded.clamp(-1, 1) - images) / 2) ** 2).mean())
-    return mse, float(10 * math.log10(1 / max(mse, 1e-12)))
-
-
-def evaluate(folder: Path = PIPELINE_FOLDER, prompts: int = 200, steps: int = 25, guidance_scale: float = 5.0,
-             seed: int = 1234, device: str | None = None, log: Log = print) -> tuple[Evaluation, np.ndarray]:
-    """Generate one image per held-out caption and grade it with the renderer's detector.
-
-    Returns the figures and the images, (prompts, 64, 64, 3) uint8.
-    """
-    import torch
-
-    from playground.device import pick_device
-
-    device = device or pick_device()
-    pipe = load_for_evaluation(folder, device)
-    scenes = shapes.sample_scenes(prompts, seed=seed, split="heldout")
-    started = time.perf_counter()
-    images = generate_images(pipe, [s.caption for s in scenes], steps, guidance_scale, seed)
-    log(f"generated {prompts} images in {time.perf_counter() - started:.1f} s")
-    scores = [shapes.score(scene, image) for scene, image in zip(scenes, images)]
-
-    def figures(kind: int) -> dict:
-        chosen = [(s, x) for s, x in zip(scenes, scores) if kind in (0, len(s.objects))]
-        weights = np.array([len(s.objects) for s, _ in chosen], dtype=float)   # per object, not per image
-        return {"prompts": len(chosen), **{name: float(np.average([getattr(x, name) for _, x in chosen],
-                                                                   weights=weights))
-                                           for name in ("colour", "shape", "position")}}
-
-    overall = figures(0)
-    mse, psnr = reconstruction_error(pipe.vae, scenes)
-    generators = [torch.Generator(device).manual_seed(seed)]
-    pipe(scenes[0].caption, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
-         height=shapes.SIZE, width=shapes.SIZE)                                 # warm-up
-    started = time.perf_counter()
-    pipe(scenes[0].caption, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
-         height=shapes.SIZE, width=shapes.SIZE)
-    one = time.perf_counter() - started
-    return Evaluation(prompts=prompts, colour=overall["colour"], shape=overall["shape"],
-                      position=overall["position"],
-                      by_kind={"one object": figures(1), "two objects": figures(2)}, vae_mse=mse, vae_psnr=psnr,
-                      seconds_per_image=one, steps=steps, guidance_scale=guidance_scale,
-                      scheduler=type(pipe.scheduler).__name__, device=device), images
+    name = min(PRESETS, key=lambda n: len(differences(PRESETS[n])))
+    changed = differences(PRESETS[name])
+    words = [f"{flags[k]} {v}" for k, v in changed.items() if k in flags]
+    others = [f"{k}={v}" for k, v in changed.items() if k not in flags]
+    command = " ".join(["python scripts/train_tiny_shapes.py --preset", name] + words)
+    return command + (f" (with TrainSettings overrides {', '.join(others)})" if others else "")

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from playground import public
 from playground.models import LoadedTokenizer, Progress, _quiet, load_tokenizer
 
 MAX_CHARS = int(os.environ.get("PLAYGROUND_MAX_CHARS", "200000"))
@@ -97,6 +98,7 @@ def check_text(text: Any, *, allow_empty: bool = False) -> str:
         raise ValueError("text is empty: type or paste something to tokenize.")
     if len(text) > MAX_CHARS:
         raise ValueError(f"text is {len(text):,} characters long; the limit is {MAX_CHARS:,}. Paste a shorter part.")
+    public.check_text(text)
     bad = _SURROGATE.search(text)
     if bad:
         raise ValueError(

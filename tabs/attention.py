@@ -30,6 +30,7 @@ from playground.attention import (AttentionResult, bertviz_document, bertviz_win
                                   logit_lens,
                                   overview, overview_size, rollout_of, run_attention, select_weights, stats_of, to_api)
 from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
+from playground.gpu import gpu_task
 from tabs.common import ALL_MODELS, Controls, escape, friendly_errors, progress_callback, show_whitespace
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
@@ -301,6 +302,7 @@ def _int(value, name: str) -> int:
         raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
 
 
+@gpu_task
 @friendly_errors
 def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(track_tqdm=True)):
     result = run_attention(text, model, progress_callback(progress))
@@ -313,12 +315,14 @@ def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(
             stats_table(result), stats_figure(result), gqa_html(result))
 
 
+@gpu_task
 @friendly_errors
 def show_head(text: str, model: str, layer, head, kind: str, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return heatmap_figure(result, _int(layer, "layer"), _int(head, "head"), _kind(kind))
 
 
+@gpu_task
 @friendly_errors
 def pick_from_overview(text: str, model: str, kind: str, evt: gr.SelectData):
     result = run_attention(text, model)
@@ -337,12 +341,14 @@ def _position(result: AttentionResult, token: str) -> int:
     return find_token(result, token)
 
 
+@gpu_task
 @friendly_errors
 def show_focus(text: str, model: str, head, token: str, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return focus_figure(result, _position(result, token), _int(head, "head"))
 
 
+@gpu_task
 @friendly_errors
 def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, progress=gr.Progress()):
     first, second, i, j = compare(text_a, text_b, model, _int(layer, "layer"), _int(head, "head"), word,
@@ -350,12 +356,14 @@ def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, p
     return compare_figure(first, second, i, j, _int(layer, "layer"), _int(head, "head"))
 
 
+@gpu_task
 @friendly_errors
 def show_lens(text: str, model: str, start, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
     return lens_html(result, _int(start, "start position"), progress_callback(progress))
 
 
+@gpu_task
 @friendly_errors
 def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
@@ -370,6 +378,7 @@ def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()
     return bertviz_frame(document, window, result), str(path)
 
 
+@gpu_task
 @friendly_errors
 def export(text: str, model: str, layer, head, kind: str, token: str, text_a: str, text_b: str, word: str,
            progress=gr.Progress()):
@@ -428,6 +437,7 @@ def _write_images(figures: dict[str, PlotData], folder: Path) -> list[str]:
     return paths
 
 
+@gpu_task
 @friendly_errors
 def attention_api(text: str, model: str, layer: int, head: int) -> dict:
     """The model's own attention weights (output_attentions=True, eager) for one layer and head

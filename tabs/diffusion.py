@@ -16,17 +16,21 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from plotly.colors import sample_colorscale
 
 from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, PREVIEWS, SCHEDULERS, DenoiseSettings, Denoised,
                                   DenoisingStep, attention_overlay, denoise, export_gif, export_grid_png, filmstrip,
                                   forward_diffusion, generate, grid_image, linear_preview, load_image, load_pipeline,
                                   noise_schedule)
+from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
 DISPLAY_SIDE = 256        # small models make tiny images: exports are scaled up to about this many pixels
 SCHEDULER_NAMES = list(SCHEDULERS)
 PLOT_EVERY_SECONDS = 0.5
+VIRIDIS = np.array([[int(float(v)) for v in c[4:-1].split(",")]
+                    for c in sample_colorscale("Viridis", list(np.linspace(0, 1, 256)))], np.uint8)  # (256, 3)
 PROMPT = "a small red circle above a large blue square on a white background"
 
 
@@ -50,7 +54,7 @@ def schedule_figure(timesteps: list[float], sigmas: list[float], alpha_bars: lis
     figure.add_trace(go.Scatter(x=steps, y=sigmas, name="sigma (noise / signal)", mode="lines+markers",
                                 text=hover, marker={"size": 4}))
     figure.add_trace(go.Scatter(x=steps, y=alpha_bars, name="alpha-bar (signal fraction)", mode="lines+markers",
-                                text=hover, marker={"size": 4}, yaxis="y2"))
+                                text=hover, marker={"size": 4, "symbol": "square"}, line={"dash": "dash"}, yaxis="y2"))
     if current is not None and 0 <= current < len(steps):
         figure.add_trace(go.Scatter(x=[steps[current]], y=[sigmas[current]], name=f"step {current + 1}",
                                     mode="markers", marker={"size": 14, "symbol": "diamond", "color": "crimson"}))
@@ -82,10 +86,11 @@ def tokens_html(tokens) -> str:
 
 
 def heat_image(values: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """Values scaled to their maximum, in Viridis: lightness rises with the value, so the map reads the
+    same in grayscale and for colour-blind viewers."""
     values = np.asarray(values, dtype=np.float32)
     values = values / values.max() if values.max() > 0 else values
-    gray = (values * 255).astype(np.uint8)
-    return scaled(np.stack([gray, (gray * 0.6).astype(np.uint8), 255 - gray], axis=-1), side)
+    return scaled(VIRIDIS[(values.clip(0, 1) * 255).astype(np.uint8)], side)
 
 
 def _record(step: DenoisingStep) -> dict:
@@ -125,6 +130,7 @@ def _outputs(**values) -> tuple:
     return tuple(values[name] if name in values else gr.skip() for name in RUN_OUTPUTS)
 
 
+@gpu_task
 @friendly_errors
 def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
         guidance_step, attention_step, attention_resolution=0, progress=gr.Progress(track_tqdm=True)):
@@ -171,6 +177,7 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
         attention_note=_attention_note(record.get("attention"), item.tokens, settings.attention_step))
 
 
+@gpu_task
 @friendly_errors
 def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed: int, scheduler: str,
                 negative_prompt: str, progress=gr.Progress(track_tqdm=True)):
@@ -283,6 +290,7 @@ def _parse_values(vary: str, text: str) -> list:
         raise ValueError(f"{vary} values must be {kind}; got {text!r}.") from None
 
 
+@gpu_task
 @friendly_errors
 def compare(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, vary, values,
             columns, progress=gr.Progress(track_tqdm=True)):
@@ -297,6 +305,7 @@ def compare(prompt, model, steps, guidance_scale, seed, scheduler, negative_prom
     return str(png), [str(png), str(gif)]
 
 
+@gpu_task
 @friendly_errors
 def noise_image_forward(upload, example, timesteps_text, seed, model, preview, progress=gr.Progress(track_tqdm=True)):
     source = upload if upload else (EXAMPLE_IMAGES / example if example else None)
@@ -354,7 +363,7 @@ def build() -> Controls:
                                     info="LCM only for LCM-distilled models.")
     with gr.Row():
         steps = gr.Number(20, label="Steps", precision=0, elem_id="diff-steps", info="1 to 1000")
-        guidance = gr.Number(7.5, label="Guidance scale", elem_id="diff-guidance", info="0 to 30; 1 = off")
+        guidance = gr.Number(5.0, label="Guidance scale", elem_id="diff-guidance", info="0 to 30; 1 = off")
         seed = gr.Number(0, label="Seed", precision=0, elem_id="diff-seed")
         size = gr.Number(0, label="Image size (pixels)", precision=0, elem_id="diff-size",
                          info="0: the model's own size")
@@ -426,7 +435,8 @@ def build() -> Controls:
         fwd_gallery = gr.Gallery(columns=8, label="x_t", elem_id="diff-fwd-gallery", format="png", height="auto")
     state = gr.State({})
     api_button = gr.Button(visible=False)
-    gr.Examples([[PROMPT, 20, 7.5, 0, "DDIM"], ["a green star on a black background", 25, 5.0, 1, "Euler ancestral"],
+    gr.Examples([[PROMPT, 20, 5.0, 0, "DDIM"], ["a large green star in the center on a black background", 25, 5.0, 1,
+                                              "Euler ancestral"],
                  ["", 20, 1.0, 2, "DPM-Solver++ 2M"]], [prompt, steps, guidance, seed, scheduler], label="Try these")
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]

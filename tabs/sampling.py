@@ -15,10 +15,13 @@ from typing import Any, Sequence
 
 import gradio as gr
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
+from playground import public
 from playground.catalog import DEFAULT_DECODER
 from playground.sampling import (MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, SampleStats, StrategyResult,
                                  compare, many_samples, stream_comparison)
+from playground.gpu import gpu_task
 from tabs.common import DECODERS, Controls, escape, friendly_errors, progress_callback
 
 OFF = "off"
@@ -36,6 +39,7 @@ EXAMPLES = [
     ["The capital of France is", "gemma-3-270m", False],
     ["Give me three names for a cat.", DEFAULT_DECODER, True],
 ]
+DASHES = ["solid", "dash", "dot", "dashdot"]  # lines stay apart without colour
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
@@ -72,9 +76,10 @@ def slots_to_strategies(*slots: Sequence[Any]) -> list[dict]:
 
 
 def probability_colour(p: float) -> str:
-    """Red for unlikely tokens, through yellow, to green for near-certain ones."""
-    hue = 120 * max(0.0, min(1.0, p))
-    return f"hsl({hue:.0f}, 75%, 82%)"
+    """The upper half of Viridis: darker teal for unlikely tokens to light yellow for near-certain ones.
+    Its lightness rises with p, so the order survives grayscale and colour-blindness; black text stays
+    readable on every shade (contrast above 5:1)."""
+    return sample_colorscale("Viridis", [0.5 + 0.5 * max(0.0, min(1.0, p))])[0]
 
 
 def token_text(token: str) -> str:
@@ -125,7 +130,7 @@ def entropy_figure(comparison: Comparison | None) -> go.Figure:
             if result.entropies:
                 figure.add_trace(go.Scatter(
                     x=list(range(len(result.entropies))), y=list(result.entropies), mode="lines+markers",
-                    name=result.strategy.label(), line={"color": COLOURS[index % 8]},
+                    name=result.strategy.label(), line={"color": COLOURS[index % 8], "dash": DASHES[index % 4]},
                     text=[escape(t) for t in result.tokens], hovertemplate="step %{x}: %{text}<br>%{y:.2f} nats"))
     figure.update_layout(title="Entropy of the model's next-token distribution", xaxis_title="step",
                          yaxis_title="entropy (nats)", height=280, margin={"l": 50, "r": 10, "t": 40, "b": 40})
@@ -213,12 +218,13 @@ def beam_figure(comparison: Comparison | None) -> go.Figure:
                                 hoverinfo="skip", showlegend=False))
     figure.add_trace(go.Scatter(x=out_x, y=out_y, mode="lines", line={"color": "#d62728", "width": 3},
                                 hoverinfo="skip", name="returned sequence"))
-    styles = {"kept": "#2ca02c", "finished": "#1f77b4", "pruned": "#bbb"}
-    for status, colour in styles.items():
+    # Shape as well as colour tells the statuses apart (grayscale prints, colour-blind viewers).
+    styles = {"kept": ("#2ca02c", "circle"), "finished": ("#1f77b4", "square"), "pruned": ("#bbb", "x")}
+    for status, (colour, symbol) in styles.items():
         nodes = [n for n in tree.nodes if n.status == status]
         figure.add_trace(go.Scatter(
             x=[n.step for n in nodes], y=[y_of[n.id] for n in nodes], mode="markers+text", name=status,
-            marker={"color": colour, "size": 9}, text=[escape(n.token.strip() or repr(n.token))[:12] for n in nodes],
+            marker={"color": colour, "size": 9, "symbol": symbol}, text=[escape(n.token.strip() or repr(n.token))[:12] for n in nodes],
             textposition="top center", textfont={"size": 9},
             customdata=[[escape(n.token), n.score, n.logprob] for n in nodes],
             hovertemplate="%{customdata[0]}<br>score %{customdata[1]:.2f}<br>log p %{customdata[2]:.2f}<extra>"
@@ -262,6 +268,7 @@ def first_token_figure(stats: Sequence[SampleStats]) -> go.Figure:
 # Handlers
 
 
+@gpu_task
 @friendly_errors
 def generate(prompt: str, model: str, strategies: list[dict], max_new_tokens: int, seed: int, chat: bool) -> dict:
     """Run the strategies on one prompt and return, per strategy in order: strategy, text, token_ids (new tokens
@@ -269,6 +276,7 @@ def generate(prompt: str, model: str, strategies: list[dict], max_new_tokens: in
     return compare(model, prompt, strategies, max_new_tokens, seed, chat).to_dict()
 
 
+@gpu_task
 @friendly_errors
 def run_stream(prompt, model, chat, max_new_tokens, seed, *slot_values, progress=gr.Progress(track_tqdm=True)):
     slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
@@ -297,6 +305,7 @@ def show_step(comparison, index, step):
     return render_step(comparison, index or 0, step or 0)
 
 
+@gpu_task
 @friendly_errors
 def run_samples(prompt, model, chat, seed, n, tokens, *slot_values, progress=gr.Progress(track_tqdm=True)):
     slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
@@ -320,7 +329,7 @@ def build() -> Controls:
                                 elem_id="samp-model")
             chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="samp-chat")
     with gr.Row():
-        max_new = gr.Slider(1, min(256, MAX_NEW_TOKENS), value=40, step=1, label="Max new tokens",
+        max_new = gr.Slider(1, min(256, MAX_NEW_TOKENS, public.limit("max_new_tokens") or 256), value=40, step=1, label="Max new tokens",
                             elem_id="samp-max-new")
         seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="samp-seed")
     slot_inputs: list[gr.components.Component] = []
@@ -352,7 +361,7 @@ def build() -> Controls:
     beam_plot = gr.Plot(label="Beam tree", elem_id="samp-beam")
     with gr.Accordion("Many samples: diversity and likelihood", open=False):
         with gr.Row():
-            n_samples = gr.Slider(2, 50, value=20, step=1, label="Samples per strategy", elem_id="samp-n")
+            n_samples = gr.Slider(2, min(50, public.limit("samples") or 50), value=20, step=1, label="Samples per strategy", elem_id="samp-n")
             n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample", elem_id="samp-tokens")
             draw = gr.Button("Draw samples", elem_id="samp-draw")
         stats_html = gr.HTML(elem_id="samp-stats")

@@ -70,3 +70,16 @@ def test_attention_overlay_puts_the_warm_colour_where_attention_gathers():
     overlay = attention_overlay(image, heat)
     assert overlay.shape == (8, 8, 3)
     assert overlay[0, 0, 0] > overlay[7, 7, 0] and overlay[0, 0, 2] < overlay[7, 7, 2]
+
+
+def test_heat_maps_and_overlays_keep_their_meaning_in_grayscale():
+    grey = lambda rgb: rgb.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # noqa: E731
+    ramp = grey(tab.heat_image(np.linspace(0, 1, 16)[None, :], side=16)[0])
+    assert np.all(np.diff(ramp) > 0)
+    from playground.diffusion import attention_overlay
+
+    image = np.full((8, 8, 3), 255, np.uint8)  # the brightest image: attention must still stand out
+    heat = np.zeros((2, 2), np.float32)
+    heat[0, 0] = 1.0
+    overlay = grey(attention_overlay(image, heat))
+    assert overlay[0, 0] > overlay[7, 7] + 40

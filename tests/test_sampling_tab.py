@@ -115,3 +115,16 @@ def test_streaming_handler_yields_tokens_then_the_final_views(tiny):
     assert final_state.done and raw == final_state.prompt.text
     assert any(trace.name == "kept" for trace in beam_figure.data)
     assert which_update["choices"][1] == ("2. beam ×2", 1)
+
+
+def _luminance(css: str) -> float:
+    """WCAG relative luminance of an rgb(...) colour."""
+    channels = [int(v) / 255 for v in css[css.index("(") + 1:-1].split(",")]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_probability_colours_keep_their_order_in_grayscale_and_black_text_stays_readable():
+    shades = [_luminance(tab.probability_colour(p)) for p in np.linspace(0, 1, 21)]
+    assert all(a < b for a, b in zip(shades, shades[1:]))
+    assert min((s + 0.05) / 0.05 for s in shades) >= 4.5  # WCAG AA against black text

@@ -98,7 +98,7 @@ def test_python_snippets_use_the_real_api_signatures(tabs):
 
     code = share.python_snippet("diffusion", tabs["diffusion"][1], {"prompt": "a red circle", "size": 96}, url)
     assert_compiles(code)
-    assert ("client.predict(prompt, 'tiny-shapes-sd', 20, 7.5, 0, 'DDIM', '', api_name=\"/denoise\")" in code)
+    assert ("client.predict(prompt, 'tiny-shapes-sd', 20, 5.0, 0, 'DDIM', '', api_name=\"/denoise\")" in code)
     assert "96 x 96" in code
 
 
