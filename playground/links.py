@@ -27,6 +27,9 @@ TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off")
 TAB_KEY = "tab"
 RUN_KEY = "run"
+# Every request the page makes carries its address (the Referer header), and servers refuse headers past
+# about 64 KB: a value longer than this stays out of the link, and the tab's default is used in its place.
+MAX_VALUE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def encode_link(tab: str, fields: Sequence[Field], values: Mapping[str, Any]) ->
             continue
         if field.kind == "choices":
             pairs += [(field.key, str(item)) for item in value]
-        else:
+        elif len(_show(value)) <= MAX_VALUE_CHARS:
             pairs.append((field.key, _show(value)))
     return urlencode(pairs)
 

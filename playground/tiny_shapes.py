@@ -396,3 +396,101 @@ def _reproduce_command(settings: TrainSettings) -> str:
     others = [f"{k}={v}" for k, v in changed.items() if k not in flags]
     command = " ".join(["python scripts/train_tiny_shapes.py --preset", name] + words)
     return command + (f" (with TrainSettings overrides {', '.join(others)})" if others else "")
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    prompts: int
+    colour: float                    # share of objects drawn in the caption's colour
+    shape: float                     # ... with the caption's shape
+    position: float                  # ... in the caption's cell, or in the caption's relation to the other
+    by_kind: dict                    # {"one object": {...}, "two objects": {...}} the same three figures
+    vae_mse: float                   # reconstruction error of the VAE on held-out drawings, pixels in [0, 1]
+    vae_psnr: float                  # the same as a PSNR in dB
+    seconds_per_image: float         # one image, `steps` steps with guidance, on this machine
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    device: str
+
+
+def load_for_evaluation(folder: Path, device: str):
+    """Plain diffusers, the way the issue asks: the pipeline folder plus the MiniLM passed in as text encoder."""
+    from diffusers import DiffusionPipeline
+
+    _, encoder = load_text_encoder(device)
+    pipe = DiffusionPipeline.from_pretrained(folder, text_encoder=encoder, safety_checker=None,
+                                             requires_safety_checker=False).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def generate_images(pipe, prompts: list[str], steps: int, guidance_scale: float, seed: int,
+                    batch: int = 25) -> np.ndarray:
+    """(N, 64, 64, 3) uint8; image i uses the generator seeded with seed + i, so batching changes only rounding."""
+    import torch
+
+    images = []
+    for begin in range(0, len(prompts), batch):
+        chunk = prompts[begin:begin + batch]
+        generators = [torch.Generator(pipe.device).manual_seed(seed + begin + i) for i in range(len(chunk))]
+        out = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
+                   height=shapes.SIZE, width=shapes.SIZE, output_type="np").images
+        images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
+    return np.concatenate(images)
+
+
+def reconstruction_error(vae, scenes: list[shapes.Scene]) -> tuple[float, float]:
+    """(MSE, PSNR in dB) of drawing -> latent mean -> drawing, pixels in [0, 1]."""
+    import torch
+
+    images = _images_to_tensor(shapes.render_batch(scenes), vae.device).to(vae.dtype)
+    with torch.no_grad():
+        decoded = vae.decode(vae.encode(images).latent_dist.mean).sample
+    mse = float((((decoded.clamp(-1, 1) - images) / 2) ** 2).mean())
+    return mse, float(10 * math.log10(1 / max(mse, 1e-12)))
+
+
+def evaluate(folder: Path = PIPELINE_FOLDER, prompts: int = 200, steps: int = 25, guidance_scale: float = 5.0,
+             seed: int = 1234, device: str | None = None, log: Log = print) -> tuple[Evaluation, np.ndarray]:
+    """Generate one image per held-out caption and grade it with the renderer's detector.
+
+    Returns the figures and the images, (prompts, 64, 64, 3) uint8.
+    """
+    import torch
+
+    from playground.device import pick_device
+
+    device = device or pick_device()
+    pipe = load_for_evaluation(folder, device)
+    scenes = shapes.sample_scenes(prompts, seed=seed, split="heldout")
+    started = time.perf_counter()
+    images = generate_images(pipe, [s.caption for s in scenes], steps, guidance_scale, seed)
+    log(f"generated {prompts} images in {time.perf_counter() - started:.1f} s")
+    scores = [shapes.score(scene, image) for scene, image in zip(scenes, images)]
+
+    def figures(kind: int) -> dict:
+        chosen = [(s, x) for s, x in zip(scenes, scores) if kind in (0, len(s.objects))]
+        weights = np.array([len(s.objects) for s, _ in chosen], dtype=float)   # per object, not per image
+        return {"prompts": len(chosen), **{name: float(np.average([getattr(x, name) for _, x in chosen],
+                                                                   weights=weights))
+                                           for name in ("colour", "shape", "position")}}
+
+    overall = figures(0)
+    mse, psnr = reconstruction_error(pipe.vae, scenes)
+    generators = [torch.Generator(device).manual_seed(seed)]
+    pipe(scenes[0].caption, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
+         height=shapes.SIZE, width=shapes.SIZE)                                 # warm-up
+    started = time.perf_counter()
+    pipe(scenes[0].caption, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generators,
+         height=shapes.SIZE, width=shapes.SIZE)
+    one = time.perf_counter() - started
+    return Evaluation(prompts=prompts, colour=overall["colour"], shape=overall["shape"],
+                      position=overall["position"],
+                      by_kind={"one object": figures(1), "two objects": figures(2)}, vae_mse=mse, vae_psnr=psnr,
+                      seconds_per_image=one, steps=steps, guidance_scale=guidance_scale,
+                      scheduler=type(pipe.scheduler).__name__, device=device), images

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import gradio as gr
 
-from playground.links import TAB_KEY, Field, Link, decode_link, encode_link
+from playground.links import MAX_VALUE_CHARS, TAB_KEY, Field, Link, decode_link, encode_link
 from tabs.common import Controls, escape
 from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
 
@@ -114,6 +114,7 @@ def link_builder_js(tab_id: str, fields: Sequence[Field]) -> str:
     let value = values[i];
     if (value === null || value === undefined || JSON.stringify(value) === JSON.stringify(defaults[i])) return;
     if (typeof value === "number" && typeof defaults[i] === "number" && value === defaults[i]) return;
+    if (!Array.isArray(value) && String(value).length > {MAX_VALUE_CHARS}) return;
     (Array.isArray(value) ? value : [value]).forEach((item) => params.append(key, String(item)));
   }});
   return window.location.pathname + "?" + params.toString();

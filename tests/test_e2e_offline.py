@@ -42,6 +42,7 @@ def offline_page(browser, app_url):
 def _open(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#pg-header", timeout=60_000)
+    page.wait_for_selector("#tok-text textarea", timeout=60_000)     # the first tab has rendered too
 
 
 def _font_size(page, selector: str) -> float:

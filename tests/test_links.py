@@ -4,7 +4,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from playground.links import Field, coerce, decode_link, encode_link
+from playground.links import MAX_VALUE_CHARS, Field, coerce, decode_link, encode_link
 
 FIELDS = [
     Field("prompt", "text", "Write one sentence about the sea."),
@@ -96,3 +96,11 @@ def test_not_whole_numbers(raw):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind 'colour'"):
         Field("x", "colour")
+
+
+def test_a_value_too_long_for_an_address_stays_out_of_the_link():
+    """Every request carries the page address (Referer); 100k characters in it make the server refuse them."""
+    field = Field("text", "text", "Hello")
+    long_text = "x" * (MAX_VALUE_CHARS + 1)
+    assert encode_link("tokenization", [field], {"text": long_text}) == "tab=tokenization"
+    assert encode_link("tokenization", [field], {"text": "Hi"}) == "tab=tokenization&text=Hi"
