@@ -128,15 +128,20 @@ def limit(key: str) -> int | None:
     if not enabled():
         return None
     spec = LIMITS[key]
-    raw = os.environ.get(spec.env, "").strip()
+    return _positive_int(spec.env, spec.unit, spec.default)
+
+
+def _positive_int(env: str, unit: str, default: int) -> int:
+    """The whole number >= 1 in environment variable `env`, or `default` when it is unset."""
+    raw = os.environ.get(env, "").strip()
     if not raw:
-        return spec.default
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{spec.env}={raw!r} must be a whole number of {spec.unit}.") from None
+        raise ValueError(f"{env}={raw!r} must be a whole number of {unit}.") from None
     if value < 1:
-        raise ValueError(f"{spec.env}={value} must be at least 1.")
+        raise ValueError(f"{env}={value} must be at least 1.")
     return value
 
 
@@ -164,16 +169,7 @@ def weights_kwargs() -> dict:
 
 def tab_concurrency() -> int:
     """How many heavy events of one tab run at once: PLAYGROUND_TAB_CONCURRENCY, else 2 public, 4 local."""
-    raw = os.environ.get("PLAYGROUND_TAB_CONCURRENCY", "").strip()
-    if not raw:
-        return 2 if enabled() else 4
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"PLAYGROUND_TAB_CONCURRENCY={raw!r} must be a whole number of events.") from None
-    if value < 1:
-        raise ValueError(f"PLAYGROUND_TAB_CONCURRENCY={value} must be at least 1.")
-    return value
+    return _positive_int("PLAYGROUND_TAB_CONCURRENCY", "events", 2 if enabled() else 4)
 
 
 def queue_size() -> int | None:

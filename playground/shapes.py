@@ -325,11 +325,10 @@ def score(scene: Scene, image: np.ndarray) -> Score:
         return Score(float(pick.colour == obj.colour), float(pick.shape == obj.shape),
                      float(cell_of(pick.x, pick.y) == scene.cell), tuple(found))
     a, b = wanted
-    colour = shape = position = 0.0
     da = next((d for d in found if d.colour == a.colour), None)
-    db = next((d for d in found if d.colour == b.colour and d is not da), None)
+    db = next((d for d in found if d.colour == b.colour), None)
     colour = (da is not None) + (db is not None)
     shape = (da is not None and da.shape == a.shape) + (db is not None and db.shape == b.shape)
-    if da is not None and db is not None:
-        position = 2.0 * (relation_of((da.x, da.y), (db.x, db.y)) == scene.relation)
-    return Score(colour / 2, shape / 2, position / 2, tuple(found))
+    both = da is not None and db is not None
+    position = both and relation_of((da.x, da.y), (db.x, db.y)) == scene.relation    # one relation, both objects
+    return Score(colour / 2, shape / 2, float(position), tuple(found))

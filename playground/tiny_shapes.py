@@ -145,6 +145,17 @@ def _load(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
 
 
+def _resume(checkpoint: Path, parts: dict, stage: str, total: int, log: Log) -> tuple[int, list[float]]:
+    """Load each part's state from `checkpoint` when there is one; returns (first step to run, losses so far)."""
+    state = _load(checkpoint)
+    if state is None:
+        return 0, []
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    log(f"{stage}: resuming at step {state['step']} of {total}")
+    return state["step"], state["losses"]
+
+
 def _lr(settings: TrainSettings, step: int, total: int, peak: float) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak."""
     if step < settings.warmup:
@@ -174,13 +185,8 @@ def train_vae(settings: TrainSettings, workdir: Path, device: str, log: Log = pr
 
     vae = build_vae(settings).to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=settings.vae_lr, weight_decay=0.0)
-    checkpoint, start, losses = workdir / "vae.pt", 0, []
-    state = _load(checkpoint)
-    if state is not None:
-        vae.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, losses = state["step"], state["losses"]
-        log(f"VAE: resuming at step {start} of {settings.vae_steps}")
+    checkpoint = workdir / "vae.pt"
+    start, losses = _resume(checkpoint, {"model": vae, "optimizer": optimizer}, "VAE", settings.vae_steps, log)
     vae.train()
     bar = _progress(settings.vae_steps, start, "1/3 VAE")
     for step in range(start, settings.vae_steps):
@@ -274,14 +280,9 @@ def train_unet(settings: TrainSettings, pool: dict, workdir: Path, device: str, 
     scheduler = build_scheduler()
     alpha_bars = scheduler.alphas_cumprod.to(device)                    # (1000,)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings.unet_lr, weight_decay=0.01)
-    checkpoint, start, losses = workdir / "unet.pt", 0, []
-    state = _load(checkpoint)
-    if state is not None:
-        unet.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, losses = state["step"], state["losses"]
-        log(f"U-Net: resuming at step {start} of {settings.unet_steps}")
+    checkpoint = workdir / "unet.pt"
+    start, losses = _resume(checkpoint, {"model": unet, "ema": ema, "optimizer": optimizer}, "U-Net",
+                            settings.unet_steps, log)
     unet.train()
     mean, std, captions = pool["mean"], pool["std"], pool["captions"]
     scaling = pool["scaling_factor"]

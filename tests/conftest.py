@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -38,19 +40,24 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 180
     raise RuntimeError(f"the app did not serve {url} within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """`python app.py` exactly as a user runs it, on a free port."""
+@contextlib.contextmanager
+def serve_app(log: Path, **env_changes: str | None) -> Iterator[tuple[str, int]]:
+    """`python app.py` exactly as a user runs it, on a free port, with these environment changes (None
+    removes a variable); yields (url, port) once it serves, and stops it afterwards."""
     port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    for key, value in env_changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_serving(url, process)
-        yield url
+        yield url, port
     finally:
         process.terminate()
         try:
@@ -58,6 +65,12 @@ def app_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         print(f"app log: {log}\n" + log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    with serve_app(tmp_path_factory.mktemp("app") / "app.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

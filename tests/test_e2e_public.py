@@ -4,37 +4,18 @@ named, before any model loads."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT, free_port, wait_until_serving
+from tests.conftest import serve_app
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def space_url(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("space") / "app.log"
-    env = {**os.environ, "SPACE_ID": "teacher/playground", "GRADIO_SERVER_NAME": "0.0.0.0",
-           "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("PLAYGROUND_PUBLIC", None)
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(url, process)
-        yield url, port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        print(log.read_text()[-2000:])
+    with serve_app(tmp_path_factory.mktemp("space") / "app.log", SPACE_ID="teacher/playground",
+                   GRADIO_SERVER_NAME="0.0.0.0", PLAYGROUND_PUBLIC=None) as served:
+        yield served
 
 
 def test_a_space_listens_on_every_interface(space_url):
