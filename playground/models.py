@@ -106,11 +106,46 @@ def _load_model(source: ModelSource, device: str, attn_implementation: str | Non
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     model = _from_pretrained(auto, source, **kwargs).to(device).eval()
+    if device == "cpu" and auto.__name__ == "AutoModelForCausalLM":
+        speed_up_decoding_on_cpu(model)
     progress(1.0, f"Loaded {source.name}")
     size = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
     loaded = LoadedModel(source.name, model, tokenizer, device, dtype,
                          _context_window(source, tokenizer, model.config), source.spec)
     return loaded, size
+
+
+SMALL_BATCH_ROWS = 64
+
+
+def speed_up_decoding_on_cpu(model: Any) -> None:
+    """Make every nn.Linear of `model` compute W @ x.T instead of x @ W.T when x has few rows.
+
+    Why: a decoding step multiplies a handful of rows (one per strategy or sample) by each weight matrix,
+    and on the CPU torch's x @ W.T kernel for 2-64 rows is 2-3x slower than the same product written as
+    W @ x.T (measured on a 2-core AMD EPYC with torch 2.13's MKL: SmolLM2's 49152 x 576 output head takes
+    24 ms for 4 rows one way, 8 ms the other). Same maths, a different summation order (differences near
+    1e-7); a four-strategy decoding step drops from 126 to 69 ms. Prefills with more rows keep F.linear.
+
+        >>> lm = load_model("smollm2-135m-instruct")      # on the CPU this is applied once, at load
+        >>> lm.model.lm_head(torch.ones(4, 1, 576)).shape
+        torch.Size([4, 1, 49152])
+    """
+    import types
+
+    import torch
+
+    def forward(self, x):                                          # x: (..., in_features)
+        rows = x.numel() // max(x.shape[-1], 1)
+        if rows > SMALL_BATCH_ROWS or x.dtype != self.weight.dtype:
+            return torch.nn.functional.linear(x, self.weight, self.bias)
+        y = (self.weight @ x.reshape(rows, x.shape[-1]).T).T       # (rows, out_features)
+        y = y.reshape(*x.shape[:-1], self.weight.shape[0])
+        return y if self.bias is None else y + self.bias
+
+    for module in model.modules():
+        if type(module) is torch.nn.Linear:
+            module.forward = types.MethodType(forward, module)
 
 
 def _auto_class(source: ModelSource):

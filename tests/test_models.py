@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 from playground.cache import CACHE
 from playground.catalog import resolve
-from playground.models import converted_dir, load_model, load_tokenizer
+from playground.models import SMALL_BATCH_ROWS, converted_dir, load_model, load_tokenizer, speed_up_decoding_on_cpu
 
 
 @pytest.fixture
@@ -50,10 +50,26 @@ def test_converted_smollm_equals_the_gguf_model():
     source = resolve("smollm2-135m-instruct")
     original = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype=torch.float32)
     converted = load_model("smollm2-135m-instruct").model
+    weights, converted_weights = original.state_dict(), converted.state_dict()
+    assert weights.keys() == converted_weights.keys()
+    for name, tensor in weights.items():
+        torch.testing.assert_close(converted_weights[name], tensor, rtol=0, atol=0, msg=name)
     ids = torch.tensor([AutoTokenizer.from_pretrained(converted_dir("smollm2-135m-instruct", "tokenizer"))(
         "The capital of France is")["input_ids"]])
+    with torch.no_grad():   # load_model's CPU speed-up sums in another order: equal up to rounding
+        torch.testing.assert_close(converted(ids).logits, original(ids).logits, rtol=0, atol=1e-3)
+
+
+def test_the_cpu_decoding_speed_up_keeps_the_maths():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Linear(32, 8, bias=False))
+    few, many = torch.randn(3, 1, 16), torch.randn(SMALL_BATCH_ROWS + 1, 16)
     with torch.no_grad():
-        torch.testing.assert_close(converted(ids).logits, original(ids).logits, rtol=0, atol=0)
+        plain_few, plain_many = model(few), model(many)
+        speed_up_decoding_on_cpu(model)
+        torch.testing.assert_close(model(few), plain_few, rtol=1e-5, atol=1e-6)
+        assert model(few).shape == (3, 1, 8)
+        torch.testing.assert_close(model(many), plain_many, rtol=0, atol=0)   # many rows: F.linear itself
 
 
 def test_a_fresh_process_loads_from_the_converted_cache_without_converting_again():
