@@ -22,8 +22,10 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io
+from _plotly_utils.utils import convert_to_base64
 from gradio.components.plot import PlotData
-from plotly.colors import sample_colorscale
+from plotly.colors import get_colorscale, sample_colorscale
 from plotly.subplots import make_subplots
 
 from playground.attention import (AttentionResult, bertviz_document, bertviz_window, compare, find_token, focus,
@@ -69,10 +71,24 @@ def axis_labels(result: AttentionResult) -> list[str]:
     return [f"{i} {plotly_text(token)}" for i, token in enumerate(result.tokens)]
 
 
-def to_plot(figure: go.Figure, filename: str) -> PlotData:
-    """Gradio's Plot with Plotly's modebar export (PNG) named after what is shown."""
+@lru_cache(maxsize=1)
+def plotly_template() -> dict:
+    """Plotly's default template as go.Figure would embed it (a dict figure gets no template otherwise)."""
+    return plotly.io.templates[plotly.io.templates.default].to_plotly_json()
+
+
+def to_plot(figure: go.Figure | dict, filename: str) -> PlotData:
+    """Gradio's Plot with Plotly's modebar export (PNG) named after what is shown.
+
+    A dict figure is serialised without Plotly's validation (tests validate its spec once): validating
+    the heatmap costs 30 ms, more than the whole forward pass of a 128-token MiniLM input."""
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": filename}}
-    return PlotData(type="plotly", plot=figure.to_json()[:-1] + ', "config": ' + json.dumps(config) + "}")
+    if isinstance(figure, dict):
+        convert_to_base64(figure)   # numpy arrays travel as typed arrays, as Figure.to_json sends them
+        text = plotly.io.to_json(figure, validate=False)
+    else:
+        text = figure.to_json()
+    return PlotData(type="plotly", plot=text[:-1] + ', "config": ' + json.dumps(config) + "}")
 
 
 def view_name(result: AttentionResult, layer: int, head: int, kind: str) -> str:
@@ -93,17 +109,21 @@ def heatmap_figure(result: AttentionResult, layer: int, head: int, kind: str) ->
     weights = shown_weights(result, layer, head, kind)
     labels = axis_labels(result)
     name = view_name(result, layer, head, kind)
-    figure = go.Figure(go.Heatmap(
-        z=weights.astype(np.float32), x=labels, y=labels, colorscale=COLORSCALE, zmin=0,
-        hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>", colorbar={"title": "weight"},
-    ))
     side = int(min(900, max(420, 18 * result.num_tokens + 160)))
-    figure.update_layout(
-        title=f"{escape(result.model)}: {name} ({'causal' if result.causal else 'bidirectional'})",
-        xaxis={"title": "key (attended to)", "tickangle": -60, "type": "category"},
-        yaxis={"title": "query (attending)", "autorange": "reversed", "type": "category"},
-        height=side, margin={"l": 90, "r": 20, "t": 60, "b": 90},
-    )
+    figure = {
+        "data": [{
+            "type": "heatmap", "z": weights.astype(np.float32), "x": labels, "y": labels,
+            "colorscale": get_colorscale(COLORSCALE), "zmin": 0, "colorbar": {"title": {"text": "weight"}},
+            "hovertemplate": "query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>",
+        }],
+        "layout": {
+            "title": {"text": f"{escape(result.model)}: {name} ({'causal' if result.causal else 'bidirectional'})"},
+            "xaxis": {"title": {"text": "key (attended to)"}, "tickangle": -60, "type": "category"},
+            "yaxis": {"title": {"text": "query (attending)"}, "autorange": "reversed", "type": "category"},
+            "height": side, "margin": {"l": 90, "r": 20, "t": 60, "b": 90},
+            "template": plotly_template(),
+        },
+    }
     return to_plot(figure, f"attention-{result.model}-L{layer}-H{head}-{kind}".replace("/", "_"))
 
 
@@ -305,14 +325,18 @@ def _int(value, name: str) -> int:
 @gpu_task
 @friendly_errors
 def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(track_tqdm=True)):
+    """Streams two updates: the chosen heatmap as soon as the forward pass is done, then the overview and
+    the head statistics (which read the whole layers x heads x T x T tensor)."""
     result = run_attention(text, model, progress_callback(progress))
     layer = min(max(_int(layer, "layer"), 0), result.num_layers - 1)
     head = min(max(_int(head, "head"), -1), result.num_heads - 1)
+    waiting = '<div class="pg-note" id="att-overview-wait">Drawing the overview and the head statistics…</div>'
+    yield (gr.update(maximum=result.num_layers - 1, value=layer), gr.update(maximum=result.num_heads - 1, value=head),
+           summary_html(result), heatmap_figure(result, layer, head, _kind(kind)), None, waiting, None, None,
+           gqa_html(result))
     image, _, note = overview_image(result)
-    return (gr.update(maximum=result.num_layers - 1, value=layer), gr.update(maximum=result.num_heads - 1, value=head),
-            summary_html(result), heatmap_figure(result, layer, head, _kind(kind)), image,
-            f'<div class="pg-note" id="att-overview-note">{escape(note)}</div>',
-            stats_table(result), stats_figure(result), gqa_html(result))
+    note = f'<div class="pg-note" id="att-overview-note">{escape(note)}</div>'
+    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), image, note, stats_table(result), stats_figure(result), gr.skip()
 
 
 @gpu_task

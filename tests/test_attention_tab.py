@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 import urllib.request
 
+import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from playground.attention import run_attention
@@ -27,6 +30,17 @@ def test_heatmap_carries_the_shown_weights_compactly():
     assert trace["type"] == "heatmap" and "bdata" in json.dumps(trace["z"])  # numpy, sent as binary
     assert trace["x"][0] == "0 [CLS]" and len(trace["x"]) == result.num_tokens
     assert plot["config"]["toImageButtonOptions"]["filename"].endswith("L2-H5-weights")
+
+
+def test_the_unvalidated_heatmap_spec_is_a_valid_plotly_figure_with_the_weights():
+    result = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
+    plot = json.loads(tab.heatmap_figure(result, 2, 5, "weights").plot)
+    plot.pop("config")
+    figure = go.Figure(plot)   # raises on any property Plotly does not know
+    z = figure.data[0].z   # a Plotly typed array: base64 of the float32 values, with their shape
+    values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+    np.testing.assert_array_equal(values.reshape(result.weights.shape[-2:]), result.weights[2, 5])
+    assert figure.layout.yaxis.autorange == "reversed" and figure.layout.template.layout.font is not None
 
 
 def test_overview_image_maps_clicks_to_layer_and_head():
