@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402 (after the setting above)
 
-from playground import public
+from playground import memory, public
 from playground.lessons import LessonError, read_lessons
 from tabs import attention, diffusion, lessons, sampling, share, tokenization
 
@@ -148,6 +148,8 @@ def convert_in_background() -> None:
 
 
 if __name__ == "__main__":
+    memory.limit_malloc_arenas()   # before Gradio starts its worker threads
+    memory.trim_periodically(30.0)
     try:
         playground_app = build_app()
     except LessonError as error:  # a teacher's lesson file: say which file and step, no traceback
