@@ -253,6 +253,38 @@ def encode_pool(settings: TrainSettings, vae, workdir: Path, device: str, log: L
 # 3. The U-Net
 
 
+def encode_captions(captions: list[str], tokenizer, encoder, workdir: Path, log: Log = print):
+    """The frozen encoder's token states for each distinct caption, computed once and kept in the workdir.
+
+    Returns (states, which): states (U + 1, MAX_TOKENS, 384) float16, row 0 the empty prompt of
+    classifier-free guidance; which (N,) the row of each pool caption. Encoding 64 captions took 0.5 s of
+    a 1.2 s training step on 2 cores; a 40,000-scene pool holds about 17,000 distinct captions.
+
+        >>> states, which = encode_captions(["a red circle", "a red circle", "a blue star"], tok, enc, workdir)
+        >>> states.shape, which.tolist()
+        (torch.Size([3, 32, 384]), [2, 2, 1])
+    """
+    import torch
+
+    distinct = [""] + sorted(set(captions) - {""})
+    path = workdir / "captions.pt"
+    saved = _load(path)
+    if saved is None or saved["captions"] != distinct:
+        chunks = []
+        bar = _progress(len(distinct), 0, "   captions")
+        for begin in range(0, len(distinct), 256):
+            chunk = distinct[begin:begin + 256]
+            chunks.append(encode_text(tokenizer, encoder, chunk).cpu().to(torch.float16))
+            bar.update(len(chunk))
+        bar.close()
+        saved = {"captions": distinct, "states": torch.cat(chunks)}
+        _save(saved, path)
+        log(f"captions: {len(distinct) - 1} distinct captions encoded once")
+    row = {caption: i for i, caption in enumerate(distinct)}
+    return saved["states"], torch.tensor([row[caption] for caption in captions])
+
+
+
 def diffusion_loss(unet, latents, context, timesteps, noise, alpha_bars, min_snr_gamma: float):
     """The noise-prediction loss, each timestep weighted by min(SNR, gamma) / SNR.
 
@@ -273,6 +305,7 @@ def train_unet(settings: TrainSettings, pool: dict, workdir: Path, device: str, 
     import torch
 
     tokenizer, encoder = load_text_encoder(device)
+    states, which = encode_captions(pool["captions"], tokenizer, encoder, workdir, log)
     latent_size = pool["mean"].shape[-1]
     unet = build_unet(settings, latent_size).to(device)
     ema = build_unet(settings, latent_size).to(device).requires_grad_(False)
@@ -293,8 +326,8 @@ def train_unet(settings: TrainSettings, pool: dict, workdir: Path, device: str, 
         latents = (mean[index] + std[index] * torch.randn(std[index].shape, generator=generator)) * scaling
         latents = latents.to(device)                                    # (B, 4, 16, 16)
         keep = torch.rand(settings.unet_batch, generator=generator) >= settings.prompt_dropout
-        text = [captions[i] if k else "" for i, k in zip(index.tolist(), keep.tolist())]
-        context = encode_text(tokenizer, encoder, text)                  # (B, 32, 384)
+        rows = torch.where(keep, which[index], 0)                        # row 0 holds the empty prompt
+        context = states[rows].to(device, torch.float32)                 # (B, 32, 384)
         timesteps = torch.randint(0, 1000, (settings.unet_batch,), generator=generator).to(device)
         noise = torch.randn(latents.shape, generator=generator).to(device)
         loss = diffusion_loss(unet, latents, context, timesteps, noise, alpha_bars, settings.min_snr_gamma)

@@ -54,6 +54,22 @@ def test_a_short_unet_run_lowers_the_noise_prediction_loss(tmp_path):
     assert len(losses) == settings.unet_steps
 
 
+def test_captions_are_encoded_once_as_the_pipeline_encodes_them(tmp_path):
+    tokenizer, encoder = T.load_text_encoder("cpu")
+    captions = ["a small red circle in the center on a white background", "a large blue star at the top on a "
+                "black background", "a small red circle in the center on a white background"]
+    states, which = T.encode_captions(captions, tokenizer, encoder, tmp_path, log=lambda m: None)
+    assert states.dtype == torch.float16 and states.shape == (3, T.MAX_TOKENS, 384)   # "" and two distinct
+    assert which.tolist() == [2, 1, 2]
+    expected = T.encode_text(tokenizer, encoder, [""] + captions)
+    assert torch.allclose(states[[0, *which.tolist()]].float(), expected, atol=2e-3, rtol=1e-3)
+    messages = []
+    again, _ = T.encode_captions(captions, tokenizer, encoder, tmp_path, log=messages.append)
+    assert torch.equal(again, states) and messages == []                     # read back, not encoded again
+    _, which = T.encode_captions(captions[:1], tokenizer, encoder, tmp_path, log=messages.append)
+    assert which.tolist() == [1] and len(messages) == 1                      # another pool: encoded anew
+
+
 def test_resuming_from_a_checkpoint_gives_the_same_weights_as_one_run(tmp_path):
     settings = replace(SMOKE, vae_steps=6, warmup=6, checkpoint_every=3)   # same learning rates either way
     torch.manual_seed(settings.seed)                                # as train() does before building the VAE
