@@ -112,6 +112,11 @@ def load_text_encoder(device: str):
 
     path = resolve(DEFAULT_ENCODER).path
     tokenizer = AutoTokenizer.from_pretrained(path, model_max_length=MAX_TOKENS)
+    # The saved tokenizer.json records the backend's last padding and truncation; set them as the pipeline
+    # calls it, so the file is the same whether or not this process tokenized anything before saving.
+    tokenizer.backend_tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.backend_tokenizer.enable_padding(length=MAX_TOKENS, pad_id=tokenizer.pad_token_id,
+                                               pad_token=tokenizer.pad_token)
     encoder = AutoModel.from_pretrained(path).to(device).eval().requires_grad_(False)
     return tokenizer, encoder
 

@@ -57,13 +57,30 @@ def test_our_loop_makes_the_plain_diffusers_image_and_a_seed_repeats(loaded):
     assert not np.array_equal(first.image, other.image)
 
 
-def test_it_draws_the_colour_it_is_asked_for():
-    """Colour is what the CPU-trained weights have learned best (about 92% for one object); shape and position
-    are still weak, and scripts/evaluate_tiny_shapes.py reports them."""
+def test_it_draws_the_colour_and_shape_it_is_asked_for():
+    """One object: colour 100% and shape 87% on 200 held-out captions (scripts/evaluate_tiny_shapes.py)."""
     pipe = T.load_for_evaluation(FOLDER, "cpu")
     prompts = [f"a large {colour} {shape} in the center on a white background"
                for colour, shape in zip(shapes.COLOURS, shapes.SHAPES + ("circle",))]
     images = T.generate_images(pipe, prompts, steps=20, guidance_scale=5.0, seed=0)
     found = [shapes.detect(image) for image in images]
-    colours = sum(bool(f) and f[0].colour == c for f, c in zip(found, shapes.COLOURS))
-    assert colours >= 5, [(f[0].colour, f[0].shape) if f else None for f in found]
+    drawn = [(f[0].colour, f[0].shape) if f else None for f in found]
+    wanted = list(zip(shapes.COLOURS, shapes.SHAPES + ("circle",)))
+    assert sum(d is not None and d[0] == w[0] for d, w in zip(drawn, wanted)) >= 5, drawn
+    assert sum(d == w for d, w in zip(drawn, wanted)) >= 4, drawn
+
+
+def test_it_puts_two_objects_in_the_relation_it_is_asked_for():
+    """Two objects: the relation right for 98% of 200 held-out captions; here all four relations, twice."""
+    prompts = [f"a small {a} circle {relation} a large {b} square on a white background"
+               for relation in shapes.RELATIONS for a, b in (("red", "blue"), ("yellow", "purple"))]
+    pipe = T.load_for_evaluation(FOLDER, "cpu")
+    images = T.generate_images(pipe, prompts, steps=20, guidance_scale=5.0, seed=0)
+    right = 0
+    for prompt, image in zip(prompts, images):
+        relation = next(r for r in shapes.RELATIONS if f" {r} " in prompt)
+        a, b = (word for word in prompt.split() if word in shapes.COLOURS)
+        by_colour = {d.colour: d for d in reversed(shapes.detect(image))}
+        if a in by_colour and b in by_colour:
+            right += shapes.relation_of((by_colour[a].x, by_colour[a].y), (by_colour[b].x, by_colour[b].y)) == relation
+    assert right >= 6, right
