@@ -289,7 +289,6 @@ def encode_captions(captions: list[str], tokenizer, encoder, workdir: Path, log:
     return saved["states"], torch.tensor([row[caption] for caption in captions])
 
 
-
 def diffusion_loss(unet, latents, context, timesteps, noise, alpha_bars, min_snr_gamma: float):
     """The noise-prediction loss, each timestep weighted by min(SNR, gamma) / SNR.
 
