@@ -39,11 +39,20 @@ if [[ ! -f "$stamp" ]]; then
   touch "$stamp"
 fi
 
-if [[ $DEV == 1 ]] && ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]]; then
-  echo "== installing Debian's chromium for the browser tests"
-  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
+# Debian's chromium for the browser tests, and emoji and CJK fonts so that screenshots and browser tests
+# draw every character of the examples (not boxes).
+DEBS=(chromium fonts-noto-color-emoji fonts-noto-cjk)
+if [[ $DEV == 1 ]]; then
+  missing=()
+  for deb in "${DEBS[@]}"; do
+    dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
+  done
+  if (( ${#missing[@]} )); then
+    echo "== installing Debian's ${missing[*]} for the browser tests"
+    if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
 
 echo "== fetching BertViz's JavaScript (require.js, d3, jQuery) from npm if it is missing"
