@@ -474,6 +474,21 @@ def attention_api(text: str, model: str, layer: int, head: int) -> dict:
 # Layout
 
 
+def python_lines(values: dict) -> list[str]:
+    """Copy as Python: the lines after `client = Client(url)` that repeat this tab's run through its API."""
+    lines = [f"text = {values['text']!r}",
+             f'result = client.predict(text, {values["model"]!r}, {values["layer"]!r}, {values["head"]!r}, '
+             'api_name="/attention")',
+             "# result['weights'][query][key]: the T x T attention weights of that layer and head (-1: mean over heads)",
+             'print(result["tokens"])',
+             'for token, row in zip(result["tokens"], result["weights"]):',
+             '    print(f"{token!r:>16}", " ".join(f"{w:.2f}" for w in row))']
+    if values.get("kind") and "rollout" in str(values["kind"]).lower():
+        lines.insert(0, "# The page showed attention rollout; the API gives the layer's own weights.")
+    return lines
+
+
+
 def build() -> Controls:
     gr.Markdown("Type a sentence and see, for any layer and head, which tokens attend to which. Encoders "
                 "(all-MiniLM) look both ways; decoders (SmolLM2, Gemma) only at earlier tokens. The model runs "
@@ -555,5 +570,5 @@ def build() -> Controls:
     export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
                         [export_files, export_note], api_name=False)
     gr.api(attention_api, api_name="attention")
-    return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind},
+    return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind}, python_lines,
                     open_ranges=("layer", "head"))

@@ -33,6 +33,7 @@ class Controls:
 
     run: gr.Button                                  # pressing it runs the tab; needs an elem_id
     inputs: dict[str, gr.components.Component]      # lesson / link key -> the component it sets
+    snippet: Callable[[dict], list[str]]            # Copy as Python: input values -> lines calling the tab's API
     open_ranges: tuple[str, ...] = field(default=())  # sliders whose maximum the run itself sets (layer, head)
 
 

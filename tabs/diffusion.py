@@ -340,6 +340,23 @@ def update_schedule(model, scheduler, steps):
 # Layout
 
 
+def python_lines(values: dict) -> list[str]:
+    """Copy as Python: the lines after `client = Client(url)` that repeat this tab's run through its API."""
+    lines = [f"prompt = {values['prompt']!r}",
+             f'image, previews, timesteps = client.predict(prompt, {values["model"]!r}, {values["steps"]!r}, '
+             f'{values["guidance_scale"]!r}, {values["seed"]!r}, {values["scheduler"]!r}, '
+             f'{values["negative_prompt"]!r}, api_name="/denoise")',
+             'print("final image:", image)',
+             'print("timesteps:", timesteps)',
+             "# previews: the predicted clean image x0 after every step, with captions",
+             'for item in previews:',
+             '    print(item["caption"], item["image"])']
+    if values.get("size"):
+        lines.insert(0, f"# The page drew {values['size']} x {values['size']} pixels; the API uses the model's own size.")
+    return lines
+
+
+
 def build() -> Controls:
     gr.Markdown(
         "Stable Diffusion in the open: the prompt is encoded by the text encoder, the loop starts from seeded random "
@@ -460,4 +477,4 @@ def build() -> Controls:
         "prompt": prompt, "negative_prompt": negative, "model": model, "scheduler": scheduler, "steps": steps,
         "guidance_scale": guidance, "seed": seed, "size": size, "preview": preview, "preview_every": every,
         "show_noise": show_noise, "guidance_step": guidance_step, "attention_step": attention_step,
-        "attention_resolution": attention_resolution})
+        "attention_resolution": attention_resolution}, python_lines)

@@ -318,6 +318,18 @@ def run_samples(prompt, model, chat, seed, n, tokens, *slot_values, progress=gr.
 # Layout
 
 
+def python_lines(values: dict) -> list[str]:
+    """Copy as Python: the lines after `client = Client(url)` that repeat this tab's run through its API."""
+    slots = [[values[f"{name}{i + 1}"] for name in SLOT_KEYS] for i in range(len(SLOT_DEFAULTS))]
+    return [f"prompt = {values['prompt']!r}",
+            f"strategies = {slots_to_strategies(*slots)!r}",
+            f'result = client.predict(prompt, {values["model"]!r}, strategies, {values["max_new_tokens"]!r}, '
+            f'{values["seed"]!r}, {values["chat"]!r}, api_name="/generate")',
+            'for row in result["results"]:',
+            '    print(row["label"], "->", row["text"])']
+
+
+
 def build() -> Controls:
     gr.Markdown("Generation is a loop: the model gives a probability for every possible next token, a **strategy** "
                 "picks one, and the loop repeats. Compare strategies on one prompt with one seed; all sampling "
@@ -386,4 +398,4 @@ def build() -> Controls:
     gr.api(generate, api_name="generate", concurrency_id="sampling")
     slot_keys = [f"{name}{i + 1}" for i in range(len(SLOT_DEFAULTS)) for name in SLOT_KEYS]
     return Controls(run, {"prompt": prompt, "model": model, "chat": chat, "max_new_tokens": max_new, "seed": seed,
-                          **dict(zip(slot_keys, slot_inputs))})
+                          **dict(zip(slot_keys, slot_inputs))}, python_lines)

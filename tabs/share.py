@@ -7,7 +7,8 @@ input is edited, a run starts or another tab is chosen. Keys come from each tab'
 their kinds, ranges and choices from the components themselves.
 
     >>> fields = [Field("text", "text", "Hello"), Field("tokenizers", "choices", ("a", "b"))]
-    >>> print(python_snippet("tokenization", fields, {"text": "Hi", "tokenizers": ["a"]}, "http://127.0.0.1:7860/"))
+    >>> lines = lambda values: [f"print({values['text']!r})"]
+    >>> print(python_snippet("tokenization", fields, {"text": "Hi", "tokenizers": ["a"]}, "http://127.0.0.1:7860/", lines))
     ... # doctest: +ELLIPSIS
     from gradio_client import Client
     <BLANKLINE>
@@ -26,7 +27,6 @@ import gradio as gr
 
 from playground.links import MAX_VALUE_CHARS, TAB_KEY, Field, Link, decode_link, encode_link
 from tabs.common import Controls, escape
-from tabs.sampling import SLOT_DEFAULTS, SLOT_KEYS, slots_to_strategies
 
 # Address parameters that belong to others, never a problem: Gradio's own (besides __theme) and the
 # projector-mode toggle's.
@@ -183,60 +183,13 @@ def notice_markdown(link: Link) -> str:
 # Python snippets
 
 
-def _tokenization(values: dict) -> list[str]:
-    return [f"text = {values['text']!r}",
-            f"for tokenizer in {list(values['tokenizers'])!r}:",
-            '    result = client.predict(text, tokenizer, api_name="/tokenize")',
-            '    print(tokenizer, result["num_tokens"], "tokens:", [token["piece"] for token in result["tokens"]])']
-
-
-def _attention(values: dict) -> list[str]:
-    lines = [f"text = {values['text']!r}",
-             f'result = client.predict(text, {values["model"]!r}, {values["layer"]!r}, {values["head"]!r}, '
-             'api_name="/attention")',
-             "# result['weights'][query][key]: the T x T attention weights of that layer and head (-1: mean over heads)",
-             'print(result["tokens"])',
-             'for token, row in zip(result["tokens"], result["weights"]):',
-             '    print(f"{token!r:>16}", " ".join(f"{w:.2f}" for w in row))']
-    if values.get("kind") and "rollout" in str(values["kind"]).lower():
-        lines.insert(0, "# The page showed attention rollout; the API gives the layer's own weights.")
-    return lines
-
-
-def _sampling(values: dict) -> list[str]:
-    slots = [[values[f"{name}{i + 1}"] for name in SLOT_KEYS] for i in range(len(SLOT_DEFAULTS))]
-    return [f"prompt = {values['prompt']!r}",
-            f"strategies = {slots_to_strategies(*slots)!r}",
-            f'result = client.predict(prompt, {values["model"]!r}, strategies, {values["max_new_tokens"]!r}, '
-            f'{values["seed"]!r}, {values["chat"]!r}, api_name="/generate")',
-            'for row in result["results"]:',
-            '    print(row["label"], "->", row["text"])']
-
-
-def _diffusion(values: dict) -> list[str]:
-    lines = [f"prompt = {values['prompt']!r}",
-             f'image, previews, timesteps = client.predict(prompt, {values["model"]!r}, {values["steps"]!r}, '
-             f'{values["guidance_scale"]!r}, {values["seed"]!r}, {values["scheduler"]!r}, '
-             f'{values["negative_prompt"]!r}, api_name="/denoise")',
-             'print("final image:", image)',
-             'print("timesteps:", timesteps)',
-             "# previews: the predicted clean image x0 after every step, with captions",
-             'for item in previews:',
-             '    print(item["caption"], item["image"])']
-    if values.get("size"):
-        lines.insert(0, f"# The page drew {values['size']} x {values['size']} pixels; the API uses the model's own size.")
-    return lines
-
-
-SNIPPETS: dict[str, Callable[[dict], list[str]]] = {
-    "tokenization": _tokenization, "attention": _attention, "sampling": _sampling, "diffusion": _diffusion}
-
-
-def python_snippet(tab_id: str, fields: Sequence[Field], values: Mapping[str, Any], base_url: str) -> str:
-    """A gradio_client script that repeats the tab's run through its API (the same settings as the page)."""
+def python_snippet(tab_id: str, fields: Sequence[Field], values: Mapping[str, Any], base_url: str,
+                   snippet: Callable[[dict], list[str]]) -> str:
+    """A gradio_client script that repeats the tab's run through its API (the same settings as the page):
+    a link to the run, a client, then the tab's own lines (`Controls.snippet`)."""
     values = {**{field.key: field.default for field in fields}, **values}
     link = f"{base_url}?{encode_link(tab_id, fields, values)}"
-    body = SNIPPETS[tab_id](values)
+    body = snippet(values)
     return "\n".join(["from gradio_client import Client", "", f"# The same run in the browser: {link}",
                       f"client = Client({base_url!r})", *body]) + "\n"
 
@@ -285,7 +238,7 @@ def wire_tab(tab_id: str, tab: gr.Tab, controls: Controls, tools: ShareTools) ->
                           api_visibility="private", queue=False)
 
     def show_python(*raw):
-        return python_snippet(tab_id, fields, typed_values(fields, raw[:-1]), raw[-1])
+        return python_snippet(tab_id, fields, typed_values(fields, raw[:-1]), raw[-1], controls.snippet)
 
     tools.show_python.click(show_python, inputs + [tools.base], tools.code, js=BASE_URL_JS,
                             api_visibility="private", queue=False)

@@ -213,6 +213,15 @@ def _examples() -> list[list]:
     return [[row["text"], row.get("tokenizers", ALL_MODELS)] for row in rows]
 
 
+def python_lines(values: dict) -> list[str]:
+    """Copy as Python: the lines after `client = Client(url)` that repeat this tab's run through its API."""
+    return [f"text = {values['text']!r}",
+            f"for tokenizer in {list(values['tokenizers'])!r}:",
+            '    result = client.predict(text, tokenizer, api_name="/tokenize")',
+            '    print(tokenizer, result["num_tokens"], "tokens:", [token["piece"] for token in result["tokens"]])']
+
+
+
 def build() -> Controls:
     gr.Markdown("Type or paste text and see how each tokenizer cuts it. **BPE** merges frequent byte pairs, "
                 "**WordPiece** takes the longest vocabulary match, **SentencePiece** works on raw text with `▁` "
@@ -260,4 +269,4 @@ def build() -> Controls:
     decode_button.click(ids_to_text, [ids, ids_tokenizer], [decoded, decoded_pieces], api_name="decode")
     chat_button.click(chat, [conversation, chat_tokenizer], [rendered, chat_chips], api_name="chat_template")
     gr.api(tokenize_api, api_name="tokenize")
-    return Controls(run, {"text": text, "tokenizers": tokenizers})
+    return Controls(run, {"text": text, "tokenizers": tokenizers}, python_lines)

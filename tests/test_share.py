@@ -72,20 +72,22 @@ def assert_compiles(code: str) -> None:
 def test_python_snippets_use_the_real_api_signatures(tabs):
     url = "http://127.0.0.1:7860/"
     controls, fields = tabs["tokenization"]
-    code = share.python_snippet("tokenization", fields, {"text": "Hi 👋", "tokenizers": ("gemma-3-270m",)}, url)
+    code = share.python_snippet("tokenization", fields, {"text": "Hi 👋", "tokenizers": ("gemma-3-270m",)}, url,
+                                tabs["tokenization"][0].snippet)
     assert_compiles(code)
     assert "text = 'Hi 👋'" in code and "for tokenizer in ['gemma-3-270m']:" in code
     assert 'client.predict(text, tokenizer, api_name="/tokenize")' in code
     assert f"# The same run in the browser: {url}?tab=tokenization&text=Hi+%F0%9F%91%8B&tokenizers=gemma-3-270m" in code
 
     code = share.python_snippet("attention", tabs["attention"][1], {"model": "gemma-3-270m", "layer": 3, "head": 2,
-                                                                    "kind": "Rollout (Abnar & Zuidema)"}, url)
+                                                                    "kind": "Rollout (Abnar & Zuidema)"}, url,
+                                tabs["attention"][0].snippet)
     assert_compiles(code)
     assert "client.predict(text, 'gemma-3-270m', 3, 2, api_name=\"/attention\")" in code
     assert "# The page showed attention rollout; the API gives the layer's own weights." in code
 
     values = {"prompt": "Once", "strategy1": "top_p", "p1": 0.5, "strategy2": "off", "seed": 7, "chat": False}
-    code = share.python_snippet("sampling", tabs["sampling"][1], values, url)
+    code = share.python_snippet("sampling", tabs["sampling"][1], values, url, tabs["sampling"][0].snippet)
     assert_compiles(code)
     namespace: dict = {}
     exec(next(line for line in code.splitlines() if line.startswith("strategies = ")), namespace)
@@ -96,7 +98,8 @@ def test_python_snippets_use_the_real_api_signatures(tabs):
     assert namespace["strategies"][0] == {"name": "top_p", "temperature": 1.0, "p": 0.5}
     assert "'smollm2-135m-instruct', strategies, 40, 7, False, api_name=\"/generate\")" in code
 
-    code = share.python_snippet("diffusion", tabs["diffusion"][1], {"prompt": "a red circle", "size": 96}, url)
+    code = share.python_snippet("diffusion", tabs["diffusion"][1], {"prompt": "a red circle", "size": 96}, url,
+                                tabs["diffusion"][0].snippet)
     assert_compiles(code)
     assert ("client.predict(prompt, 'tiny-shapes-sd', 20, 5.0, 0, 'DDIM', '', api_name=\"/denoise\")" in code)
     assert "96 x 96" in code
