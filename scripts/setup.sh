@@ -72,6 +72,15 @@ fetch_js requirejs@2.3.6 require.js require.js
 fetch_js d3@5.7.0 dist/d3.min.js d3.min.js
 fetch_js jquery@2.2.4 dist/jquery.min.js jquery.min.js
 
+if [[ $DEV == 1 ]] && [[ ! -s .cache/axe/axe.min.js ]]; then
+  echo "== fetching axe-core from npm (the browser tests' contrast audit)"
+  mkdir -p .cache/axe
+  scratch=$(mktemp -d)
+  (cd "$scratch" && npm pack -q axe-core@4.14.1 >/dev/null && tar xzf ./*.tgz)
+  cp "$scratch/package/axe.min.js" .cache/axe/axe.min.js
+  rm -rf "$scratch"
+fi
+
 echo "== preparing the embedded models (a one-time conversion, cached)"
 .venv/bin/python -m playground.prepare
 echo "== set-up done"

@@ -95,3 +95,22 @@ def page(browser, app_url):
     page.wait_for_selector("#pg-header", timeout=60_000)
     yield page
     context.close()
+
+
+AXE = ROOT / ".cache" / "axe" / "axe.min.js"
+
+
+def contrast_failures(page, selector: str = "body") -> list[dict]:
+    """axe-core's color-contrast rule (WCAG AA, 4.5:1 for normal text) on what `selector` holds in the
+    page as it is now: one {"html", "summary"} per failing node."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `bash scripts/setup.sh --dev` (it fetches axe-core from npm)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    results = page.evaluate("""async (selector) => {
+        const found = await axe.run(document.querySelector(selector),
+                                    {runOnly: {type: "rule", values: ["color-contrast"]}, resultTypes: ["violations"]});
+        return found.violations.flatMap(v => v.nodes.map(n => ({html: n.html.slice(0, 200),
+                                                                summary: n.failureSummary})));
+    }""", selector)
+    return results
