@@ -1,4 +1,4 @@
-"""Attention: the weights every head puts on every token, and what they say about the heads.
+r"""Attention: the weights every head puts on every token, and what they say about the heads.
 
 The model runs once per (text, model), with the eager attention implementation and
 `output_attentions=True`; everything else (one head, the mean over heads, rollout, head statistics,
@@ -94,6 +94,30 @@ class TokenFocus:
     token: str
     attends_to: np.ndarray      # (n_layers, T) row `index`: where the token looks
     attended_by: np.ndarray     # (n_layers, T) column `index`: who looks at it
+
+
+@dataclass(frozen=True)
+class Comparison:
+    first: AttentionResult      # input A
+    second: AttentionResult     # input B, same model
+    index_a: int                # the focus word's position in A
+    index_b: int                # and in B
+    first_difference: int | None  # the first position whose token differs (None: the inputs tokenize alike)
+    change: np.ndarray | None   # (n_layers, n_heads) total variation between the focus word's rows in A and B,
+                                # 0 (same) to 1 (disjoint); None when the inputs have different lengths
+
+    @property
+    def blind(self) -> bool:
+        """A decoder's focus token before the first difference can't see it: its rows are equal."""
+        return (self.first.causal and self.first_difference is not None
+                and max(self.index_a, self.index_b) < self.first_difference)
+
+    def most_changed(self) -> tuple[int, int]:
+        """(layer, head) where the focus word's attention changes most; (0, 0) when nothing can be compared."""
+        if self.change is None:
+            return 0, 0
+        layer, head = np.unravel_index(int(np.argmax(self.change)), self.change.shape)
+        return int(layer), int(head)
 
 
 @dataclass(frozen=True)
@@ -374,13 +398,25 @@ def overview(weights: np.ndarray, size: int, gap: int = 1) -> Overview:
     return Overview(image, s, block, gap)
 
 
-def compare(text_a: str, text_b: str, model: str, layer: int, head: int, word: str,
-            progress: Progress = _quiet) -> tuple[AttentionResult, AttentionResult, int, int]:
-    """Two inputs on the same model, layer and head, and the position of `word` in each."""
+def compare(text_a: str, text_b: str, model: str, word: str, progress: Progress = _quiet) -> Comparison:
+    """Two inputs on the same model, the position of `word` in each, and how much that word's attention
+    changes in every layer and head: the total variation 0.5 * sum |row_A - row_B| (inputs of one length).
+
+        >>> pair = compare("The animal was too tired.", "The animal was too wide.", "all-minilm-l6-v2", "was")
+        >>> pair.first_difference, pair.change.shape          # [CLS] the animal was too tired . [SEP]
+        (5, (6, 12))
+    """
     first = run_attention(text_a, model, progress)
     second = run_attention(text_b, model, progress)
-    check_layer_head(first, layer, head)
-    return first, second, find_token(first, word), find_token(second, word)
+    index_a, index_b = find_token(first, word), find_token(second, word)
+    differs = [p for p, (a, b) in enumerate(zip(first.token_ids, second.token_ids)) if a != b]
+    if first.num_tokens != second.num_tokens:
+        differs.append(min(first.num_tokens, second.num_tokens))
+    change = None
+    if first.num_tokens == second.num_tokens and index_a == index_b:
+        rows = first.weights[:, :, index_a, :] - second.weights[:, :, index_b, :]   # (L, H, T)
+        change = 0.5 * np.abs(rows).sum(axis=-1)
+    return Comparison(first, second, index_a, index_b, differs[0] if differs else None, change)
 
 
 # 3. The logit lens (decoders) -----------------------------------------------------------------

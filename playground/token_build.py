@@ -10,25 +10,29 @@
     [['l', 'o', 'w', 'e', 'r'], ['l', 'o', 'w', 'er'], ['l', 'ow', 'er']]
     >>> build.final == build.tokenizer_pieces                # checked against the tokenizer itself
     True
+    >>> replay(" lower", "smollm2-135m-instruct").steps[-1].symbol_bytes    # mid-sentence: the space is part of it
+    (b' lower',)
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from playground.models import Progress, _quiet, load_tokenizer
+from playground.tokenization import piece_bytes
 
 MAX_WORD_CHARS = 64
 
 
 @dataclass(frozen=True)
 class BuildStep:
-    symbols: list[str]   # the word's symbols after this step
+    symbols: list[str]   # the word's symbols after this step, as vocabulary pieces ('Ġ' for a space in GPT-2's BPE)
     action: str          # what happened, in words
     merged: int | None   # index in `symbols` of the piece this step produced, if any
+    symbol_bytes: tuple[bytes, ...] = ()  # the bytes each symbol stands for (pieces as the text has them)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def replay(word: str, name: str, progress: Progress = _quiet) -> Build:
     if final != target:
         notes.append("The replay differs from the tokenizer's own output: " + " ".join(target) +
                      " (the tokenizer applies rules the replay leaves out, such as added tokens).")
+    if kind != "WordPiece":  # WordPiece pieces are text already ("##" marks a continuation)
+        steps = [replace(step, symbol_bytes=tuple(piece_bytes(tokenizer, s) for s in step.symbols)) for step in steps]
     return Build(word, kind, steps, final, target, notes)
 
 

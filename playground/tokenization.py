@@ -172,6 +172,16 @@ def _byte_level_table() -> dict[str, int]:
     return {char: byte for byte, char in bytes_to_unicode().items()}
 
 
+def piece_bytes(tokenizer: Any, piece: str) -> bytes:
+    """The bytes a vocabulary piece stands for, in this tokenizer's scheme (byte-level BPE's 'Ġ' is a space,
+    SentencePiece's '▁' too, '<0xF0>' is one byte).
+
+        >>> piece_bytes(load_tokenizer("smollm2-135m-instruct").tokenizer, "Ġunbelie")
+        b' unbelie'
+    """
+    return _byte_reader(tokenizer)(piece)
+
+
 def _byte_reader(tokenizer: Any):
     """A function from a vocabulary piece to the bytes it stands for, for this tokenizer's scheme."""
     reader = getattr(tokenizer, "_playground_byte_reader", None)

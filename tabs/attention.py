@@ -13,9 +13,11 @@ Every token text reaches the page escaped: Plotly labels through `plotly_text`, 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,12 +30,13 @@ from gradio.components.plot import PlotData
 from plotly.colors import get_colorscale, sample_colorscale
 from plotly.subplots import make_subplots
 
-from playground.attention import (AttentionResult, bertviz_document, bertviz_window, compare, find_token, focus,
-                                  logit_lens,
-                                  overview, overview_size, rollout_of, run_attention, select_weights, stats_of, to_api)
+from playground.attention import (AttentionResult, Comparison, bertviz_document, bertviz_window, check_layer_head,
+                                  compare, find_token, focus, logit_lens, overview, overview_size, rollout_of,
+                                  run_attention, select_weights, stats_of, to_api)
 from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
 from playground.gpu import gpu_task
-from tabs.common import ALL_MODELS, Controls, escape, friendly_errors, progress_callback, show_whitespace
+from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
+                         run_on_example_click, show_whitespace)
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
 gr.set_static_paths([VENDOR])
@@ -105,22 +108,56 @@ def shown_weights(result: AttentionResult, layer: int, head: int, kind: str) -> 
     return select_weights(result, layer, head)
 
 
-def heatmap_figure(result: AttentionResult, layer: int, head: int, kind: str) -> PlotData:
+def colour_top(weights: np.ndarray, without_sink: bool) -> tuple[float, float | None]:
+    """The top of the colour scale, and the first-token column's largest value when it was left out.
+
+    Decoder heads pour most of their attention onto the first token (an attention sink); scaled to that
+    column, every other cell is dark. Leaving the column out of the scale shows where the rest goes
+    (the sink column is then drawn at the top colour).
+
+        >>> colour_top(np.array([[1.0, 0.0], [0.9, 0.1]]), without_sink=True)
+        (0.1, 0.9)
+    """
+    top = float(weights.max()) if weights.size else 1.0
+    if not without_sink or weights.shape[-1] < 2:
+        return top or 1.0, None
+    rest = float(weights[1:, 1:].max()) if weights.shape[0] > 1 else float(weights[:, 1:].max())
+    sink = float(weights[1:, 0].max()) if weights.shape[0] > 1 else float(weights[0, 0])
+    if rest <= 0 or sink <= rest:
+        return top or 1.0, None
+    return rest, sink
+
+
+def tick_labels(labels: list[str], limit: int = 64) -> dict:
+    """Every token labelled up to `limit` tokens (Plotly would skip every other one), then every n-th."""
+    step = max(1, math.ceil(len(labels) / limit))
+    return {"tickmode": "array", "tickvals": labels[::step], "ticktext": labels[::step]}
+
+
+def heatmap_figure(result: AttentionResult, layer: int, head: int, kind: str, without_sink: bool = True) -> PlotData:
     weights = shown_weights(result, layer, head, kind)
     labels = axis_labels(result)
     name = view_name(result, layer, head, kind)
-    side = int(min(900, max(420, 18 * result.num_tokens + 160)))
+    top, sink = colour_top(weights, without_sink and kind == "weights")
+    side = int(min(1000, max(460, 20 * result.num_tokens + 200)))
+    title = f"{escape(result.model)}: {name} ({'causal' if result.causal else 'bidirectional'})"
+    if sink is not None:
+        title += (f"<br><sup>Colours leave out the first token's column (the attention sink, up to {sink:.2f}): "
+                  f"it is drawn at the top colour</sup>")
     figure = {
         "data": [{
             "type": "heatmap", "z": weights.astype(np.float32), "x": labels, "y": labels,
-            "colorscale": get_colorscale(COLORSCALE), "zmin": 0, "colorbar": {"title": {"text": "weight"}},
+            "colorscale": get_colorscale(COLORSCALE), "zmin": 0, "zmax": top,
+            "colorbar": {"title": {"text": "weight"}},
             "hovertemplate": "query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>",
         }],
         "layout": {
-            "title": {"text": f"{escape(result.model)}: {name} ({'causal' if result.causal else 'bidirectional'})"},
-            "xaxis": {"title": {"text": "key (attended to)"}, "tickangle": -60, "type": "category"},
-            "yaxis": {"title": {"text": "query (attending)"}, "autorange": "reversed", "type": "category"},
-            "height": side, "margin": {"l": 90, "r": 20, "t": 60, "b": 90},
+            "title": {"text": title},
+            "xaxis": {"title": {"text": "key (attended to)"}, "tickangle": -60, "type": "category",
+                      "automargin": True, **tick_labels(labels)},
+            "yaxis": {"title": {"text": "query (attending)"}, "autorange": "reversed", "type": "category",
+                      "automargin": True, **tick_labels(labels)},
+            "height": side, "margin": {"l": 20, "r": 20, "t": 80, "b": 20},
             "template": plotly_template(),
         },
     }
@@ -134,33 +171,83 @@ def _palette() -> np.ndarray:
     return np.array([[int(float(v)) for v in re.findall(r"[\d.]+", c)[:3]] for c in colors], dtype=np.uint8)
 
 
-def overview_image(result: AttentionResult) -> tuple[np.ndarray, int, str]:
-    """(H, W, 3) uint8 image of all heads, the pixels per overview pixel, and what was downsampled."""
+@dataclass(frozen=True)
+class OverviewPicture:
+    image: np.ndarray       # (H, W, 3) uint8: every head's small map, labelled
+    n_layers: int
+    n_heads: int
+    groups: int             # layers are wrapped into this many side-by-side groups of columns
+    per_group: int          # layers in each group
+    map_px: int             # pixels of one small map plus its gap
+    left: int               # pixels of the layer labels on the left
+    top: int                # pixels of the head labels on top
+    group_gap: int          # pixels between groups
+    note: str
+
+    def pick(self, x: int, y: int) -> tuple[int, int] | None:
+        """(layer, head) of the map under image pixel (x, y); None on a label or a gap."""
+        group_width = self.n_heads * self.map_px + self.group_gap
+        gx, gy = x - self.left, y - self.top
+        if gx < 0 or gy < 0:
+            return None
+        group, inside = divmod(gx, group_width)
+        head, row = inside // self.map_px, gy // self.map_px
+        layer = group * self.per_group + row
+        if group >= self.groups or head >= self.n_heads or row >= self.per_group or layer >= self.n_layers:
+            return None
+        return int(layer), int(head)
+
+
+def overview_groups(n_layers: int, n_heads: int) -> int:
+    """How many side-by-side groups the layers wrap into, so that the canvas is about square (SmolLM2's
+    30 layers x 9 heads: 2 groups of 15; all-MiniLM's 6 x 12: 1)."""
+    return max(1, min(n_layers, round(math.sqrt(n_layers / n_heads))))
+
+
+def overview_image(result: AttentionResult) -> OverviewPicture:
+    """Every layer and head as a small map, each with its own colour range (or the peaky heads would wash out
+    the rest), labelled L0, L1, ... on the left and H0, H1, ... on top."""
+    from PIL import Image, ImageDraw, ImageFont
+
     pooled = overview(result.weights, size=overview_size(result))
     cell = pooled.size + pooled.gap
-    image = pooled.image.copy()
-    # Each small map gets its own colour range, or the peaky heads would wash out the rest.
+    groups = overview_groups(result.num_layers, result.num_heads)
+    per_group = math.ceil(result.num_layers / groups)
+    scale = max(1, min(8, OVERVIEW_PIXELS // (groups * result.num_heads * cell), 1200 // (per_group * cell)))
+    map_px = cell * scale
+    font = ImageFont.load_default(size=14)
+    left, top, group_gap = 44, 22, 24
+    width = left + groups * (result.num_heads * map_px + group_gap) - group_gap
+    canvas = Image.new("RGB", (width, top + per_group * map_px), "white")
+    draw = ImageDraw.Draw(canvas)
+    palette = _palette()
     for layer in range(result.num_layers):
+        group, row = divmod(layer, per_group)
+        x0 = left + group * (result.num_heads * map_px + group_gap)
+        y0 = top + row * map_px
+        draw.text((x0 - 6, y0 + map_px // 2), f"L{layer}", fill="black", font=font, anchor="rm")
         for head in range(result.num_heads):
-            tile = image[layer * cell:layer * cell + pooled.size, head * cell:head * cell + pooled.size]
-            top = tile.max()
-            if top > 0:
-                tile /= top
-    rgb = np.full(image.shape + (3,), 255, dtype=np.uint8)
-    inside = ~np.isnan(image)
-    rgb[inside] = _palette()[np.clip((image[inside] * 255).round(), 0, 255).astype(int)]
-    scale = max(1, min(8, OVERVIEW_PIXELS // image.shape[1], 1400 // image.shape[0]))
-    rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+            tile = pooled.image[layer * cell:layer * cell + pooled.size, head * cell:head * cell + pooled.size]
+            peak = float(tile.max())
+            colours = palette[np.clip((tile / peak if peak > 0 else tile) * 255, 0, 255).round().astype(int)]
+            small = Image.fromarray(colours).resize((pooled.size * scale, pooled.size * scale), Image.Resampling.NEAREST)
+            canvas.paste(small, (x0 + head * map_px, y0))
+    for group in range(groups):
+        x0 = left + group * (result.num_heads * map_px + group_gap)
+        for head in range(result.num_heads):
+            draw.text((x0 + head * map_px + map_px // 2, top // 2), f"H{head}", fill="black", font=font, anchor="mm")
     t = result.num_tokens
     if pooled.block > 1:
         note = (f"Downsampled for display: each {t}×{t} map is shown as {pooled.size}×{pooled.size} blocks of "
                 f"{pooled.block} tokens (the attention a block of queries gives a block of keys). ")
     else:
         note = f"Each {t}×{t} map is shown at full resolution. "
-    note += (f"Rows are layers 0–{result.num_layers - 1}, columns heads 0–{result.num_heads - 1}; each map has its "
-             "own colour scale (0 to its largest value). Click a map to open it above; the full "
+    wrapped = f", wrapped into {groups} groups of {per_group} layers side by side" if groups > 1 else ""
+    note += (f"Rows are layers (L0–L{result.num_layers - 1}{wrapped}), columns heads (H0–H{result.num_heads - 1}); "
+             "each map has its own colour scale (0 to its largest value). Click a map to open it above; the full "
              f"{result.num_layers}×{result.num_heads}×{t}×{t} tensor stays on the server.")
-    return rgb, scale, note
+    return OverviewPicture(np.asarray(canvas), result.num_layers, result.num_heads, groups, per_group, map_px,
+                           left, top, group_gap, note)
 
 
 def summary_html(result: AttentionResult) -> str:
@@ -238,7 +325,10 @@ def focus_figure(result: AttentionResult, index: int, head: int) -> PlotData:
                                     marker={"color": "#1f6feb" if col == 1 else "#c0392b"},
                                     hovertemplate=f"layer {layer}<br>%{{customdata}}<br>weight %{{y:.4f}}<extra></extra>"),
                              row=layer + 1, col=col)
-    figure.update_yaxes(range=[0, 1], showticklabels=False)
+    # Each column on its own scale: what attends to a token is often far smaller than where it attends.
+    for col, values in ((1, data.attends_to), (2, data.attended_by)):
+        top = max(float(values.max()), 1e-6) * 1.05
+        figure.update_yaxes(range=[0, top], nticks=2, tickformat=".2f", col=col)
     ticks = positions if result.num_tokens <= 40 else positions[::max(1, result.num_tokens // 40)]
     figure.update_xaxes(tickvals=ticks, ticktext=[labels[i] for i in ticks], tickangle=-60,
                         row=result.num_layers)
@@ -248,29 +338,97 @@ def focus_figure(result: AttentionResult, index: int, head: int) -> PlotData:
     return to_plot(figure, f"focus-{result.model}-{index}".replace("/", "_"))
 
 
-def compare_figure(first: AttentionResult, second: AttentionResult, i: int, j: int, layer: int, head: int) -> PlotData:
-    """Both inputs side by side on one layer and head: their maps on top, the focus token's row below."""
+def compare_layer_head(pair: Comparison, layer: int, head: int, most_changed: bool) -> tuple[int, int]:
+    """The layer and head the comparison shows: the sliders', or where the focus word changes most."""
+    if most_changed and pair.change is not None and float(pair.change.max()) > 0:
+        return pair.most_changed()
+    check_layer_head(pair.first, layer, head)
+    return layer, head
+
+
+def compare_figure(pair: Comparison, layer: int, head: int) -> PlotData:
+    """A's and B's maps on one layer and head, their difference B - A on its own (symmetric) scale, how much
+    the focus word's row changes in every layer and head, and that row in A and in B."""
+    first, second, i, j = pair.first, pair.second, pair.index_a, pair.index_b
     who = "mean over heads" if head == -1 else f"head {head}"
-    figure = make_subplots(rows=2, cols=2, horizontal_spacing=0.14, vertical_spacing=0.14, row_heights=[0.55, 0.45],
-                           subplot_titles=["A", "B", f"A: where “{plotly_text(first.tokens[i])}” ({i}) attends",
-                                           f"B: where “{plotly_text(second.tokens[j])}” ({j}) attends"])
-    for col, (result, index) in enumerate(((first, i), (second, j)), start=1):
-        weights = select_weights(result, layer, head)
-        labels = axis_labels(result)
+    word = plotly_text(first.tokens[i])
+    a, b = select_weights(first, layer, head), select_weights(second, layer, head)
+    figure = make_subplots(
+        rows=3, cols=2, horizontal_spacing=0.16, vertical_spacing=0.1, row_heights=[0.4, 0.35, 0.25],
+        specs=[[{}, {}], [{}, {}], [{"colspan": 2}, None]],
+        subplot_titles=["A", "B", "B − A (positive: more attention in B)",
+                        f"How much “{word}” changes: every layer and head", f"Where “{word}” attends in A and in B"])
+    labels_a, labels_b = axis_labels(first), axis_labels(second)
+    top = max(float(a.max()), float(b.max())) or 1.0
+    for col, (weights, labels) in enumerate(((a, labels_a), (b, labels_b)), start=1):
         figure.add_trace(go.Heatmap(z=weights.astype(np.float32), x=labels, y=labels, colorscale=COLORSCALE, zmin=0,
-                                    zmax=1, showscale=col == 2,
+                                    zmax=top, showscale=col == 2, colorbar={"title": {"text": "weight"}, "len": 0.38,
+                                                                           "y": 0.81},
                                     hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>"),
                          row=1, col=col)
-        figure.update_xaxes(type="category", tickangle=-60, row=1, col=col)
-        figure.update_yaxes(type="category", autorange="reversed", row=1, col=col)
-        figure.add_trace(go.Bar(x=labels, y=weights[index].astype(np.float32), showlegend=False,
-                                marker={"color": "#1f6feb" if col == 1 else "#c0392b"},
-                                hovertemplate="%{x}<br>weight %{y:.4f}<extra></extra>"), row=2, col=col)
-        figure.update_xaxes(type="category", tickangle=-60, row=2, col=col)
+        figure.update_xaxes(type="category", tickangle=-60, row=1, col=col, **tick_labels(labels, 40))
+        figure.update_yaxes(type="category", autorange="reversed", row=1, col=col, **tick_labels(labels, 40))
+    if a.shape == b.shape:
+        difference = (b - a).astype(np.float32)
+        reach = float(np.abs(difference).max()) or 1e-6
+        figure.add_trace(go.Heatmap(z=difference, x=labels_a, y=labels_a, colorscale="RdBu", reversescale=True,
+                                    zmin=-reach, zmax=reach, colorbar={"title": {"text": "B − A"}, "len": 0.3,
+                                                                       "y": 0.45, "x": 0.42},
+                                    hovertemplate="query %{y}<br>key %{x}<br>B − A %{z:+.4f}<extra></extra>"),
+                         row=2, col=1)
+        figure.update_xaxes(type="category", tickangle=-60, row=2, col=1, **tick_labels(labels_a, 40))
+        figure.update_yaxes(type="category", autorange="reversed", row=2, col=1, **tick_labels(labels_a, 40))
+    if pair.change is not None:
+        figure.add_trace(go.Heatmap(
+            z=pair.change.astype(np.float32), x=[f"H{h}" for h in range(first.num_heads)],
+            y=[f"L{l}" for l in range(first.num_layers)], colorscale=COLORSCALE, zmin=0,
+            zmax=max(float(pair.change.max()), 1e-6), colorbar={"title": {"text": "change"}, "len": 0.3, "y": 0.45},
+            hovertemplate="%{y} %{x}<br>total variation %{z:.3f}<extra></extra>"), row=2, col=2)
+        figure.update_yaxes(autorange="reversed", row=2, col=2)
+        if head >= 0:
+            figure.add_shape(type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5,
+                             line={"color": "#e8590c", "width": 3}, row=2, col=2)
+    pieces = [f"{p} {plotly_text(x)}" if x == y else f"{p} {plotly_text(x)}→{plotly_text(y)}"
+              for p, (x, y) in enumerate(zip(first.tokens, second.tokens))]
+    if first.num_tokens == second.num_tokens:
+        for name, row, colour, pattern in (("A", a[i], "#1f6feb", ""), ("B", b[j], "#c0392b", "/")):
+            figure.add_trace(go.Bar(x=pieces, y=row.astype(np.float32), name=name, marker={"color": colour,
+                                    "pattern": {"shape": pattern}},
+                                    hovertemplate=f"{name}: %{{x}}<br>weight %{{y:.4f}}<extra></extra>"), row=3, col=1)
+        figure.update_xaxes(type="category", tickangle=-60, row=3, col=1)
     longest = max(first.num_tokens, second.num_tokens)
-    figure.update_layout(height=int(min(1400, max(720, 30 * longest + 420))),
-                         title=f"{escape(first.model)}, layer {layer}, {who}", margin={"b": 100})
+    figure.update_layout(height=int(min(1800, max(1100, 34 * longest + 700))), barmode="group",
+                         title=f"{escape(first.model)}, layer {layer}, {who}", margin={"b": 40},
+                         legend={"orientation": "h", "y": -0.04})
     return to_plot(figure, f"compare-L{layer}-H{head}")
+
+
+def compare_note(pair: Comparison, layer: int, head: int) -> str:
+    """What the comparison shows, in words, with the numbers a student should look at."""
+    first, word = pair.first, escape(visible(pair.first.tokens[pair.index_a]))
+    where = f"layer {layer}, " + ("the mean over heads" if head == -1 else f"head {head}")
+    if pair.change is None:
+        return (f'<div class="pg-note" id="att-compare-summary">A has {first.num_tokens} tokens and B '
+                f"{pair.second.num_tokens}, or “{word}” sits at different positions, so the maps can't be "
+                f"subtracted position by position; shown side by side at {where}.</div>")
+    if pair.first_difference is None:
+        return (f'<div class="pg-note" id="att-compare-summary">A and B give the same tokens: nothing to '
+                "compare. Change a word of one of them.</div>")
+    changed = escape(visible(first.tokens[pair.first_difference]))
+    other = escape(visible(pair.second.tokens[pair.first_difference]))
+    if pair.blind:
+        return (f'<div class="pg-note" id="att-compare-summary">{escape(first.model)} is a decoder: “{word}” '
+                f"(position {pair.index_a}) comes before the first difference (position {pair.first_difference}, "
+                f"“{changed}” / “{other}”), and a token only sees earlier ones, so its attention is the same in A and "
+                f"B in every layer and head. The B − A map is zero above row {pair.first_difference}: only later "
+                "tokens can react. Pick a later word (or an encoder such as all-minilm-l6-v2) to see a change.</div>")
+    top_layer, top_head = pair.most_changed()
+    biggest = float(pair.change.max())
+    return (f'<div class="pg-note" id="att-compare-summary">A and B differ from position {pair.first_difference} '
+            f"(“{changed}” / “{other}”). “{word}” changes its attention most at layer {top_layer}, head {top_head}: "
+            f"a total variation of {biggest:.2f} (0: the same row, 1: no overlap). Shown: {where}, where it is "
+            f"{float(pair.change[layer, head]) if head >= 0 else float(pair.change[layer].mean()):.2f}"
+            f"{'' if head >= 0 else ' on average over heads'}.</div>")
 
 
 def lens_html(result: AttentionResult, start: int, progress) -> str:
@@ -284,16 +442,32 @@ def lens_html(result: AttentionResult, start: int, progress) -> str:
         for p in range(stop - start):
             tops = " · ".join(f"{escape(visible(t))} {q:.0%}" for t, q in zip(lens.tokens[layer][p], lens.probs[layer, p]))
             best = lens.probs[layer, p, 0]
-            shade = f"rgba(31,111,235,{0.1 + 0.8 * float(best):.2f})"
-            cells.append(f'<td title="{tops}" style="background:{shade}">{escape(visible(lens.tokens[layer][p][0]))}'
-                         f"<br><small>{best:.0%}</small></td>")
+            red, green, blue = _palette()[int(round(float(best) * 255))]
+            ink = readable_ink((red, green, blue))
+            cells.append(f'<td title="{tops}" style="background:rgb({red},{green},{blue});color:{ink}">'
+                         f"{escape(visible(lens.tokens[layer][p][0]))}<br><small>{best:.0%}</small></td>")
         body.append(f"<tr><th>L{layer}</th>{''.join(cells)}</tr>")
-    note = (f"Positions {start}–{stop - 1} of {result.num_tokens} (at most {LENS_COLUMNS} at a time; move the start to "
-            "see others). Each cell: the most likely next token read from that layer's output through the final "
-            "norm and the output head, with its probability; hover for the top 3. The last row is the model's "
-            "own prediction.")
+    note = (f"{escape(result.model)}, positions {start}–{stop - 1} of {result.num_tokens} (at most {LENS_COLUMNS} at "
+            "a time; move the first position to see others). Each cell: the most likely next token read from that "
+            "layer's output through the final norm and the output head, with its probability (the colour: dark is "
+            "unsure, yellow is sure); hover for the top 3. The last row is the model's own prediction.")
     return (f'<div class="pg-note">{note}</div><div style="overflow-x:auto"><table class="pg-summary pg-lens" '
             f'id="att-lens-table"><tr><th>layer</th>{head}</tr>{"".join(body)}</table></div>')
+
+
+def readable_ink(rgb: tuple[int, int, int]) -> str:
+    """Black or white, whichever contrasts more with the background `rgb` (WCAG relative luminance); on any
+    colour the better of the two reaches 4.5:1.
+
+        >>> readable_ink((68, 1, 84)), readable_ink((253, 231, 37))     # Viridis' ends
+        ('#fff', '#000')
+    """
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * channel(rgb[0]) + 0.7152 * channel(rgb[1]) + 0.0722 * channel(rgb[2])
+    return "#000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#fff"
 
 
 def bertviz_frame(document: str, window, result: AttentionResult) -> str:
@@ -324,7 +498,8 @@ def _int(value, name: str) -> int:
 
 @gpu_task
 @friendly_errors
-def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(track_tqdm=True)):
+def analyze(text: str, model: str, layer, head, kind: str, without_sink: bool = True,
+            progress=gr.Progress(track_tqdm=True)):
     """Streams two updates: the chosen heatmap as soon as the forward pass is done, then the overview and
     the head statistics (which read the whole layers x heads x T x T tensor)."""
     result = run_attention(text, model, progress_callback(progress))
@@ -332,29 +507,32 @@ def analyze(text: str, model: str, layer, head, kind: str, progress=gr.Progress(
     head = min(max(_int(head, "head"), -1), result.num_heads - 1)
     waiting = '<div class="pg-note" id="att-overview-wait">Drawing the overview and the head statistics…</div>'
     yield (gr.update(maximum=result.num_layers - 1, value=layer), gr.update(maximum=result.num_heads - 1, value=head),
-           summary_html(result), heatmap_figure(result, layer, head, _kind(kind)), None, waiting, None, None,
-           gqa_html(result))
-    image, _, note = overview_image(result)
-    note = f'<div class="pg-note" id="att-overview-note">{escape(note)}</div>'
-    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), image, note, stats_table(result), stats_figure(result), gr.skip()
+           summary_html(result), heatmap_figure(result, layer, head, _kind(kind), bool(without_sink)), None, waiting,
+           None, None, gqa_html(result))
+    picture = overview_image(result)
+    note = f'<div class="pg-note" id="att-overview-note">{escape(picture.note)}</div>'
+    yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), picture.image, note, stats_table(result), stats_figure(result),
+           gr.skip())
 
 
 @gpu_task
 @friendly_errors
-def show_head(text: str, model: str, layer, head, kind: str, progress=gr.Progress()):
+def show_head(text: str, model: str, layer, head, kind: str, without_sink: bool = True, progress=gr.Progress()):
     result = run_attention(text, model, progress_callback(progress))
-    return heatmap_figure(result, _int(layer, "layer"), _int(head, "head"), _kind(kind))
+    return heatmap_figure(result, _int(layer, "layer"), _int(head, "head"), _kind(kind), bool(without_sink))
 
 
 @gpu_task
 @friendly_errors
-def pick_from_overview(text: str, model: str, kind: str, evt: gr.SelectData):
+def pick_from_overview(text: str, model: str, without_sink: bool, evt: gr.SelectData):
+    """A click on the overview opens that layer and head above (a click on a label or a gap does nothing)."""
     result = run_attention(text, model)
-    _, scale, _ = overview_image(result)
-    cell = (overview(result.weights[:1, :1], overview_size(result)).size + 1) * scale
-    x, y = (int(v) for v in evt.index[:2])
-    layer, head = min(y // cell, result.num_layers - 1), min(x // cell, result.num_heads - 1)
-    return gr.update(value=layer), gr.update(value=head), heatmap_figure(result, layer, head, "weights"), \
+    picked = overview_image(result).pick(*(int(v) for v in evt.index[:2]))
+    if picked is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    layer, head = picked
+    return gr.update(value=layer), gr.update(value=head), heatmap_figure(result, layer, head, "weights",
+                                                                         bool(without_sink)), \
         gr.update(value=list(KINDS)[0])
 
 
@@ -374,17 +552,26 @@ def show_focus(text: str, model: str, head, token: str, progress=gr.Progress()):
 
 @gpu_task
 @friendly_errors
-def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, progress=gr.Progress()):
-    first, second, i, j = compare(text_a, text_b, model, _int(layer, "layer"), _int(head, "head"), word,
-                                  progress_callback(progress))
-    return compare_figure(first, second, i, j, _int(layer, "layer"), _int(head, "head"))
+def show_compare(text_a: str, text_b: str, model: str, layer, head, word: str, most_changed: bool = True,
+                 progress=gr.Progress()):
+    pair = compare(text_a, text_b, model, word, progress_callback(progress))
+    layer, head = compare_layer_head(pair, _int(layer, "layer"), _int(head, "head"), bool(most_changed))
+    return compare_figure(pair, layer, head), compare_note(pair, layer, head)
 
 
 @gpu_task
 @friendly_errors
 def show_lens(text: str, model: str, start, progress=gr.Progress()):
+    """The logit lens of `model`, or of the default decoder when `model` is an encoder (which makes no
+    next-token predictions), on the same text."""
     result = run_attention(text, model, progress_callback(progress))
-    return lens_html(result, _int(start, "start position"), progress_callback(progress))
+    note = ""
+    if not result.causal:
+        note = (f'<div class="pg-note" id="att-lens-swap">{escape(result.model)} is an encoder: it predicts no next '
+                f"token, so there is nothing to read layer by layer. The lens below reads {DEFAULT_DECODER}, a "
+                "decoder, on the same text.</div>")
+        result = run_attention(text, DEFAULT_DECODER, progress_callback(progress))
+    return note + lens_html(result, _int(start, "start position"), progress_callback(progress))
 
 
 @gpu_task
@@ -416,20 +603,19 @@ def export(text: str, model: str, layer, head, kind: str, token: str, text_a: st
                "view": view_name(result, layer, head, kind), "weights": weights.astype(float).tolist()}
     (folder / f"{stem}.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     files = [str(folder / f"{stem}.json")]
-    figures = {stem: heatmap_figure(result, layer, head, kind), "head-stats": stats_figure(result)}
+    figures = {stem: heatmap_figure(result, layer, head, kind, without_sink=True), "head-stats": stats_figure(result)}
     skipped = []
     try:
         figures[f"focus-{_position(result, token)}"] = focus_figure(result, _position(result, token), head)
     except ValueError as error:
         skipped.append(f"token focus ({error})")
     try:
-        first, second, i, j = compare(text_a, text_b, model, layer, head, word)
-        figures["compare"] = compare_figure(first, second, i, j, layer, head)
+        pair = compare(text_a, text_b, model, word)
+        figures["compare"] = compare_figure(pair, *compare_layer_head(pair, layer, head, most_changed=True))
     except ValueError as error:
         skipped.append(f"compare ({error})")
-    image, _, _ = overview_image(result)
     from PIL import Image
-    Image.fromarray(image).save(folder / "overview.png")
+    Image.fromarray(overview_image(result).image).save(folder / "overview.png")
     files.append(str(folder / "overview.png"))
     note = "JSON of the weights shown; the overview as PNG."
     try:
@@ -502,12 +688,15 @@ def build() -> Controls:
     with gr.Row():
         layer = gr.Slider(0, 5, value=0, step=1, label="Layer", elem_id="att-layer")
         head = gr.Slider(-1, 11, value=-1, step=1, label="Head (-1: mean over heads)", elem_id="att-head")
-        kind = gr.Radio(list(KINDS), value=list(KINDS)[0], label="Show", elem_id="att-kind")
+        with gr.Column():
+            kind = gr.Radio(list(KINDS), value=list(KINDS)[0], label="Show", elem_id="att-kind")
+            without_sink = gr.Checkbox(True, label="Colour scale without the first token (attention sink)",
+                                       elem_id="att-without-sink")
     summary = gr.HTML(elem_id="att-summary")
     heatmap = gr.Plot(label="One head", elem_id="att-heatmap")
-    gr.Examples([[DEFAULT_TEXT, DEFAULT_ENCODER], [DEFAULT_TEXT, DEFAULT_DECODER],
-                 ["def add(a, b):\n    return a + b\n\nprint(add(2, 3))", DEFAULT_DECODER]],
-                [text, model], label="Try these")
+    examples = gr.Examples([[DEFAULT_TEXT, DEFAULT_ENCODER], [DEFAULT_TEXT, DEFAULT_DECODER],
+                            ["def add(a, b):\n    return a + b\n\nprint(add(2, 3))", DEFAULT_DECODER]],
+                           [text, model], label="Try these")
     with gr.Accordion("All heads: layers × heads overview", open=True):
         overview_note = gr.HTML(elem_id="att-overview-note-box")
         overview_map = gr.Image(label="Overview (click a map)", type="numpy", interactive=False, format="png",
@@ -532,9 +721,13 @@ def build() -> Controls:
             text_a = gr.Textbox(value=COMPARE_A, label="Input A", elem_id="att-compare-a")
             text_b = gr.Textbox(value=COMPARE_B, label="Input B", elem_id="att-compare-b")
             word = gr.Textbox(value="it", label="Focus word", elem_id="att-compare-word")
-        compare_button = gr.Button("Compare on this layer and head", elem_id="att-compare-run")
+        with gr.Row():
+            most_changed = gr.Checkbox(True, label="Show the layer and head where the focus word changes most "
+                                                   "(off: the layer and head above)", elem_id="att-compare-most")
+            compare_button = gr.Button("Compare", elem_id="att-compare-run")
+        compare_note_box = gr.HTML(elem_id="att-compare-note")
         compare_plot = gr.Plot(label="Compare", elem_id="att-compare")
-    with gr.Accordion("Logit lens (decoders)", open=False):
+    with gr.Accordion("Logit lens: what each layer would predict (decoders)", open=False):
         with gr.Row():
             lens_start = gr.Number(value=0, precision=0, label="First position", elem_id="att-lens-start")
             lens_button = gr.Button("Read every layer", elem_id="att-lens-run")
@@ -555,20 +748,32 @@ def build() -> Controls:
         export_files = gr.File(label="Files", file_count="multiple", elem_id="att-export-files")
 
     outputs = [layer, head, summary, heatmap, overview_map, overview_note, stats, stats_plot, gqa]
-    run.click(analyze, [text, model, layer, head, kind], outputs, api_name=False)
-    text.submit(analyze, [text, model, layer, head, kind], outputs, api_name=False)
-    model.select(analyze, [text, model, layer, head, kind], outputs, api_name=False)
+    results = outputs[2:]
+    analyze_inputs = [text, model, layer, head, kind, without_sink]
+    for trigger in (run.click, text.submit, model.select):
+        # Progress and errors show on the heatmap only: the sliders stay usable, and a failed run clears
+        # the old results instead of leaving them under red badges.
+        clear_on_failure(trigger(analyze, analyze_inputs, outputs, api_visibility="private",
+                                 show_progress_on=[heatmap]), results)
     for control in (layer, head):
-        control.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False,
-                        trigger_mode="always_last", show_progress="hidden")
-    kind.input(show_head, [text, model, layer, head, kind], heatmap, api_name=False)
-    overview_map.select(pick_from_overview, [text, model, kind], [layer, head, heatmap, kind], api_name=False)
-    focus_button.click(show_focus, [text, model, head, token], focus_plot, api_name=False)
-    compare_button.click(show_compare, [text_a, text_b, model, layer, head, word], compare_plot, api_name=False)
-    lens_button.click(show_lens, [text, model, lens_start], lens, api_name=False)
-    bv_button.click(show_bertviz, [text, model, bv_view, bv_start], [bertviz, bv_file], api_name=False)
-    export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
-                        [export_files, export_note], api_name=False)
+        control.input(show_head, analyze_inputs, heatmap, api_visibility="private",
+                      trigger_mode="always_last", show_progress="hidden")
+    for control in (kind, without_sink):
+        control.input(show_head, analyze_inputs, heatmap, api_visibility="private")
+    overview_map.select(pick_from_overview, [text, model, without_sink], [layer, head, heatmap, kind],
+                        api_visibility="private", show_progress_on=[heatmap])
+    clear_on_failure(focus_button.click(show_focus, [text, model, head, token], focus_plot,
+                                        api_visibility="private"), [focus_plot])
+    clear_on_failure(compare_button.click(show_compare, [text_a, text_b, model, layer, head, word, most_changed],
+                                          [compare_plot, compare_note_box], api_visibility="private",
+                                          show_progress_on=[compare_plot]), [compare_plot, compare_note_box])
+    clear_on_failure(lens_button.click(show_lens, [text, model, lens_start], lens, api_visibility="private"), [lens])
+    clear_on_failure(bv_button.click(show_bertviz, [text, model, bv_view, bv_start], [bertviz, bv_file],
+                                     api_visibility="private", show_progress_on=[bertviz]), [bertviz, bv_file])
+    clear_on_failure(export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
+                                         [export_files, export_note], api_visibility="private"),
+                     [export_files, export_note])
+    run_on_example_click(examples, run)
     gr.api(attention_api, api_name="attention")
-    return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind}, python_lines,
-                    open_ranges=("layer", "head"))
+    return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind,
+                          "without_sink": without_sink}, python_lines, open_ranges=("layer", "head"))

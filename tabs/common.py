@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import json
 import logging
 import unicodedata
 from dataclasses import dataclass, field
@@ -68,6 +69,21 @@ def friendly_errors(handler: Callable) -> Callable:
         except Exception as error:
             raise convert(error) from error
     return wrapper
+
+
+def run_on_example_click(examples: gr.Examples, run: gr.Button) -> None:
+    """A click on an example fills the inputs (Gradio's own step), then presses the tab's run button, so it
+    runs exactly what pressing the button runs (and the page address follows)."""
+    examples.load_input_event.then(None, js=f"() => document.getElementById({json.dumps(run.elem_id)})?.click()",
+                                    api_visibility="private", queue=False)
+
+
+def clear_on_failure(event: Any, outputs: list) -> None:
+    """After a failed run, empty `outputs`: an old result must never stand under new inputs as if it were
+    theirs. The message itself is shown once, in the toast (app.py closes older error toasts at the next
+    click, so they don't pile up)."""
+    event.failure(lambda: [None] * len(outputs) if len(outputs) > 1 else None, None, outputs,
+                  api_visibility="private", queue=False, show_progress="hidden")
 
 
 def progress_callback(progress: gr.Progress) -> Callable[[float, str], None]:

@@ -107,4 +107,4 @@ def wire_panel(panel: LessonPanel, controls: Controls, fields: list[Field]) -> N
                         queue=False)
     panel.try_button.click(try_step, [panel.choice, panel.step], list(controls.inputs.values()),
                            api_visibility="private", queue=False).success(
-        None, None, None, js=click_js(json.dumps(controls.run.elem_id)), api_visibility="private")
+        None, None, None, js=click_js(json.dumps(controls.run.elem_id), scroll=True), api_visibility="private")

@@ -138,9 +138,11 @@ def copy_link_js(builder: str) -> str:
 }}"""
 
 
-def click_js(elem_id_source: str, restored: bool = False) -> str:
+def click_js(elem_id_source: str, restored: bool = False, scroll: bool = False) -> str:
     """Press a tab's run button once its tab has drawn it. `elem_id_source`: a JS expression; `restored`:
-    this ends the restoring of a link, so the address may follow the inputs from now on."""
+    this ends the restoring of a link, so the address may follow the inputs from now on; `scroll`: bring the
+    button to the top of the window first, so that the results that appear under it are in view (a lesson's
+    Try this sits far above them)."""
     return f"""(...values) => {{
   {f"window.{RESTORED_FLAG} = true;" if restored else ""}
   const id = {elem_id_source};
@@ -149,7 +151,11 @@ def click_js(elem_id_source: str, restored: bool = False) -> str:
   const press = () => {{
     const found = document.getElementById(id);
     const button = found && (found.tagName === "BUTTON" ? found : found.querySelector("button"));
-    if (button && button.offsetParent !== null) {{ setTimeout(() => button.click(), 150); return; }}
+    if (button && button.offsetParent !== null) {{
+      {"button.scrollIntoView({behavior: 'smooth', block: 'start'});" if scroll else ""}
+      setTimeout(() => button.click(), 150);
+      return;
+    }}
     if (Date.now() - started < {CLICK_WAIT_MS}) setTimeout(press, 100);
   }};
   press();
@@ -245,6 +251,14 @@ def wire_tab(tab_id: str, tab: gr.Tab, controls: Controls, tools: ShareTools) ->
     return fields
 
 
+def run_on_load(link: Link, controls: Mapping[str, Controls]) -> str:
+    """The run button to press once the page is open: the link's tab when the link asks for a run, else the
+    first tab with its defaults, so that a new visitor lands on a result rather than an empty page."""
+    if link.tab:
+        return controls[link.tab].run.elem_id if link.run else ""
+    return "" if link.problems else next(iter(controls.values())).run.elem_id
+
+
 def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target: gr.Textbox,
                  controls: Mapping[str, Controls], fields: Mapping[str, Sequence[Field]]) -> None:
     """On page load: read the address, select its tab, set its inputs, say what was wrong, then run it."""
@@ -256,7 +270,7 @@ def wire_restore(app: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, run_target:
             gr.Warning("Parts of this link could not be used; see the note at the top of the page.")
         head = [gr.Tabs(selected=link.tab) if link.tab else gr.skip(),
                 gr.update(value=notice_markdown(link), visible=True) if link.problems else gr.skip(),
-                controls[link.tab].run.elem_id if link.tab and link.run else ""]
+                run_on_load(link, controls)]
         rest = []
         for tab_id, tab in controls.items():
             if tab_id == link.tab:

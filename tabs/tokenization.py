@@ -22,7 +22,8 @@ from playground.catalog import EMBEDDED
 from playground.token_build import Build, replay
 from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_ids, differing_tokens,
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
-from tabs.common import ALL_MODELS, Controls, escape, friendly_errors, progress_callback, show_whitespace
+from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
+                         run_on_example_click, show_whitespace)
 
 CHIP_LIMIT = int(os.environ.get("PLAYGROUND_CHIP_LIMIT", "2000"))
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
@@ -59,8 +60,17 @@ def chip_label(result: Tokenization, i: int) -> str:
         return escape(result.pieces[i])
     if result.family == "WordPiece":
         return escape(show_whitespace(result.pieces[i]))
+    return bytes_label(result.token_bytes[i])
+
+
+def bytes_label(data: bytes) -> str:
+    """Bytes as chip text (HTML): whitespace made visible, loose bytes of a split character in hex.
+
+    >>> bytes_label(b" caf\\xc3\\xa9 \\xf0\\x9f")
+    '·café·<span class="pg-bytes">F0 9F</span>'
+    """
     parts = []
-    for loose, text in split_partial_bytes(result.token_bytes[i]):
+    for loose, text in split_partial_bytes(data):
         parts.append(f'<span class="pg-bytes">{escape(text)}</span>' if loose else escape(show_whitespace(text)))
     return "".join(parts)
 
@@ -140,11 +150,14 @@ def render_comparison(results: list[Tokenization]) -> str:
 
 
 def render_build(build: Build) -> str:
+    """Each step's symbols as chips, written as the token chips above write them (· for a space)."""
     steps = []
-    for number, step in enumerate(build.steps, 1):
+    for step in build.steps:
+        labels = ([bytes_label(data) for data in step.symbol_bytes] if step.symbol_bytes
+                  else [escape(show_whitespace(s)) for s in step.symbols])
         symbols = "".join(
-            f'<span class="pg-chip pg-c{j % 6}{" pg-merged" if j == step.merged else ""}">{escape(show_whitespace(s))}</span>'
-            for j, s in enumerate(step.symbols)
+            f'<span class="pg-chip pg-c{j % 6}{" pg-merged" if j == step.merged else ""}" title="{escape(s)}">{label}</span>'
+            for j, (s, label) in enumerate(zip(step.symbols, labels))
         )
         steps.append(f'<li><div class="pg-step-action">{escape(step.action)}</div><div class="pg-chips">{symbols}</div></li>')
     notes = "".join(f'<div class="pg-note">{escape(n)}</div>' for n in build.notes)
@@ -186,7 +199,9 @@ def export(text: str, tokenizers: list[str], progress=gr.Progress()):
 
 @friendly_errors
 def explain(word: str, tokenizer: str, progress=gr.Progress()):
-    return render_build(replay(word.strip() if isinstance(word, str) else word, tokenizer, progress_callback(progress)))
+    # The word as the text has it: mid-sentence a word keeps its leading space, which BPE and SentencePiece
+    # make part of the first token ("Ġunbelie"), so " unbelievably" replays the chips above.
+    return render_build(replay(word, tokenizer, progress_callback(progress)))
 
 
 @friendly_errors
@@ -236,13 +251,15 @@ def build() -> Controls:
             run = gr.Button("Tokenize", variant="primary", elem_id="tok-run")
     summary = gr.HTML(elem_id="tok-summary")
     chips = gr.HTML(elem_id="tok-chips")
-    gr.Examples(_examples(), [text, tokenizers], label="Try these")
+    examples = gr.Examples(_examples(), [text, tokenizers], label="Try these")
     with gr.Accordion("Export the tokens", open=False):
         export_button = gr.Button("Make JSON and CSV files", elem_id="tok-export")
         files = gr.File(label="Tokens", file_count="multiple", elem_id="tok-files")
     with gr.Accordion("How a token was built", open=False):
         with gr.Row():
-            word = gr.Textbox(value="unbelievably", label="Word", elem_id="tok-word")
+            word = gr.Textbox(value=" unbelievably", label="Word", elem_id="tok-word",
+                              info="Keep the leading space of a word in mid-sentence: BPE and SentencePiece make it "
+                                   "part of the first token.")
             word_tokenizer = gr.Dropdown(ALL_MODELS, value=ALL_MODELS[0], allow_custom_value=True, label="Tokenizer")
             replay_button = gr.Button("Replay", elem_id="tok-replay")
         build_steps = gr.HTML(elem_id="tok-build")
@@ -262,11 +279,18 @@ def build() -> Controls:
         rendered = gr.Textbox(label="Rendered prompt, exactly as the model reads it", lines=6)
         chat_chips = gr.HTML(elem_id="tok-chat-chips")
 
-    run.click(compare, [text, tokenizers], [summary, chips], api_name="compare_tokenizers")
-    text.submit(compare, [text, tokenizers], [summary, chips], api_name=False)
-    export_button.click(export, [text, tokenizers], files, api_name=False)
-    replay_button.click(explain, [word, word_tokenizer], build_steps, api_name="replay_token")
-    decode_button.click(ids_to_text, [ids, ids_tokenizer], [decoded, decoded_pieces], api_name="decode")
-    chat_button.click(chat, [conversation, chat_tokenizer], [rendered, chat_chips], api_name="chat_template")
+    # A failed run clears the old result instead of leaving it under the new input (tabs.common).
+    clear_on_failure(run.click(compare, [text, tokenizers], [summary, chips], api_name="compare_tokenizers",
+                               show_progress_on=[chips]), [summary, chips])
+    clear_on_failure(text.submit(compare, [text, tokenizers], [summary, chips], api_visibility="private",
+                                 show_progress_on=[chips]), [summary, chips])
+    clear_on_failure(export_button.click(export, [text, tokenizers], files, api_visibility="private"), [files])
+    clear_on_failure(replay_button.click(explain, [word, word_tokenizer], build_steps, api_name="replay_token"),
+                     [build_steps])
+    clear_on_failure(decode_button.click(ids_to_text, [ids, ids_tokenizer], [decoded, decoded_pieces],
+                                         api_name="decode"), [decoded, decoded_pieces])
+    clear_on_failure(chat_button.click(chat, [conversation, chat_tokenizer], [rendered, chat_chips],
+                                       api_name="chat_template"), [rendered, chat_chips])
+    run_on_example_click(examples, run)
     gr.api(tokenize_api, api_name="tokenize")
     return Controls(run, {"text": text, "tokenizers": tokenizers}, python_lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import time
@@ -45,16 +46,81 @@ def test_the_unvalidated_heatmap_spec_is_a_valid_plotly_figure_with_the_weights(
 
 def test_overview_image_maps_clicks_to_layer_and_head():
     result = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
-    image, scale, note = tab.overview_image(result)
-    cell = (result.num_tokens + 1) * scale
-    assert image.shape[:2] == ((6 * cell) - scale, (12 * cell) - scale)
-    assert "full resolution" in note
+    picture = tab.overview_image(result)
+    assert picture.groups == 1 and "full resolution" in picture.note and "L0–L5" in picture.note
+    for layer in range(6):
+        for head in range(12):
+            x = picture.left + head * picture.map_px + picture.map_px // 2
+            y = picture.top + layer * picture.map_px + picture.map_px // 2
+            assert picture.pick(x, y) == (layer, head)
+    assert picture.pick(5, 5) is None                           # the labels' corner
+    assert picture.image.shape[1] == picture.left + 12 * picture.map_px
+
+
+def test_a_deep_narrow_model_wraps_its_layers_into_groups_that_still_map_clicks():
+    rng = np.random.default_rng(0)
+    weights = rng.random((30, 9, 7, 7)).astype(np.float32)
+    weights /= weights.sum(-1, keepdims=True)
+    base = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
+    result = dataclasses.replace(base, weights=weights, num_kv_heads=3, kv_head_of=[h // 3 for h in range(9)],
+                                 tokens=base.tokens[:7], token_ids=base.token_ids[:7])
+    picture = tab.overview_image(result)
+    assert (picture.groups, picture.per_group) == (2, 15)          # SmolLM2's 30 x 9: two groups of 15 layers
+    height, width = picture.image.shape[:2]
+    assert 0.5 < width / height < 2                                 # about square, not a 30-row strip
+    group_width = 9 * picture.map_px + picture.group_gap
+    for layer in (0, 14, 15, 29):
+        group, row = divmod(layer, 15)
+        x = picture.left + group * group_width + 4 * picture.map_px + picture.map_px // 2
+        y = picture.top + row * picture.map_px + picture.map_px // 2
+        assert picture.pick(x, y) == (layer, 4)
+    assert picture.pick(picture.left + 9 * picture.map_px + picture.group_gap // 2, picture.top + 2) is None
+
+
+def test_the_colour_scale_can_leave_out_the_attention_sink():
+    result = run_attention("The animal didn't cross the street because it was too tired.", "smollm2-135m-instruct")
+    weights = tab.select_weights(result, 10, -1)
+    top, sink = tab.colour_top(weights, without_sink=True)
+    assert sink == pytest.approx(float(weights[1:, 0].max())) and top == pytest.approx(float(weights[1:, 1:].max()))
+    assert top < sink
+    assert tab.colour_top(weights, without_sink=False) == (pytest.approx(float(weights.max())), None)
+    plot = json.loads(tab.heatmap_figure(result, 10, -1, "weights").plot)
+    assert plot["data"][0]["zmax"] == pytest.approx(top) and "attention sink" in plot["layout"]["title"]["text"]
+    plot = json.loads(tab.heatmap_figure(result, 10, -1, "weights", without_sink=False).plot)
+    assert "attention sink" not in plot["layout"]["title"]["text"]
+
+
+def test_compare_shows_a_difference_and_where_it_is_largest():
+    a = "The animal didn't cross the street because it was too tired."
+    b = "The animal didn't cross the street because it was too wide."
+    pair = tab.compare(a, b, "all-minilm-l6-v2", "it")
+    layer, head = tab.compare_layer_head(pair, 0, -1, most_changed=True)
+    assert (layer, head) == pair.most_changed() and pair.change[layer, head] > 0.3
+    plot = json.loads(tab.compare_figure(pair, layer, head).plot)
+    difference = next(trace for trace in plot["data"] if trace.get("colorbar", {}).get("title", {}).get("text") == "B − A")
+    values = np.frombuffer(base64.b64decode(difference["z"]["bdata"]), dtype=difference["z"]["dtype"])
+    np.testing.assert_allclose(values, (pair.second.weights[layer, head] - pair.first.weights[layer, head]).ravel())
+    assert np.abs(values).max() > 0.3 and difference["zmax"] == pytest.approx(np.abs(values).max())
+    note = tab.compare_note(pair, layer, head)
+    assert f"layer {layer}, head {head}" in note and "tired" in note and "wide" in note
+
+    decoder = tab.compare(a, b, "smollm2-135m-instruct", "it")
+    assert decoder.blind and float(decoder.change.max()) == 0.0
+    assert tab.compare_layer_head(decoder, 2, 3, most_changed=True) == (2, 3)   # nothing changes: the sliders'
+    assert "comes before the first difference" in tab.compare_note(decoder, 2, 3)
+
+
+def test_the_logit_lens_of_an_encoder_reads_the_default_decoder():
+    html = tab.show_lens.__wrapped__("The cat sat on the mat.", "all-minilm-l6-v2", 0, progress=lambda *a, **k: None)
+    assert "is an encoder" in html and "smollm2-135m-instruct" in html and 'id="att-lens-table"' in html
 
 
 def test_summary_and_lens_escape_tokens():
     result = run_attention(XSS, "all-minilm-l6-v2")
     html = tab.summary_html(result)
     assert "<img" not in html and "&lt;" in html
+    lens = tab.lens_html(run_attention(XSS, "smollm2-135m-instruct"), 0, lambda *a: None)
+    assert "<img" not in lens and "&lt;" in lens and lens.count("<tr>") == 1 + 30   # header + every layer
 
 
 @pytest.mark.e2e
@@ -113,9 +179,10 @@ def test_attention_tab_end_to_end(page, app_url):
     natural = page.evaluate("() => { const i = document.querySelector('#att-overview img');"
                             " return [i.naturalWidth, i.clientWidth]; }")
     shown = natural[1] / natural[0]
-    _, scale, _ = tab.overview_image(result)
-    cell = (result.num_tokens + 1) * scale * shown
-    image.click(position={"x": cell * 5 + cell / 2, "y": cell * 2 + cell / 2})
+    picture = tab.overview_image(result)
+    middle = picture.map_px / 2
+    image.click(position={"x": (picture.left + 5 * picture.map_px + middle) * shown,
+                          "y": (picture.top + 2 * picture.map_px + middle) * shown})
     page.wait_for_function("document.querySelector('#att-heatmap').innerText.includes('layer 2, head 5')",
                            timeout=30_000)
 
