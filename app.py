@@ -25,10 +25,10 @@ import gradio as gr  # noqa: E402 (after the setting above)
 
 from playground import memory, public
 from playground.lessons import LessonError, read_lessons
+from playground.settings import current
 from tabs import attention, diffusion, lessons, sampling, share, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
-LESSONS = Path(os.environ.get("PLAYGROUND_LESSONS", ASSETS / "lessons"))
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
@@ -69,9 +69,10 @@ CLOSE_OLD_ERRORS_JS = """() => {
 }"""
 
 
-def build_app(lessons_folder: Path = LESSONS) -> gr.Blocks:
-    """The app; a lesson file that doesn't fit its tab raises LessonError (naming the file and step) here."""
-    texts = read_lessons(lessons_folder, [tab_id for _, tab_id, _ in TABS])
+def build_app(lessons_folder: Path | None = None) -> gr.Blocks:
+    """The app; a lesson file that doesn't fit its tab raises LessonError (naming the file and step) here.
+    Lessons come from `lessons_folder`, else PLAYGROUND_LESSONS, else assets/lessons."""
+    texts = read_lessons(lessons_folder or current().lessons, [tab_id for _, tab_id, _ in TABS])
     with gr.Blocks(title="Generative AI Playground") as app:
         with gr.Row(equal_height=True):
             gr.Markdown((ASSETS / "header.md").read_text(encoding="utf-8"), elem_id="pg-header")
@@ -150,8 +151,8 @@ def playground_theme() -> gr.themes.Base:
 
 def launch_options() -> dict:
     return {
-        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "server_name": current().server_name,
+        "server_port": current().server_port,
         "css_paths": [ASSETS / "style.css"],
         "theme": playground_theme(),
         "footer_links": ["api", "settings"],
@@ -164,12 +165,12 @@ def convert_in_background() -> None:
     import logging
     import threading
 
-    from playground.catalog import EMBEDDED
     from playground.prepare import convert
+    from playground.registry import TEXT_MODELS
 
     def run() -> None:
         try:
-            convert(list(EMBEDDED))
+            convert(list(TEXT_MODELS))
         except ValueError as error:  # a model that can't be found now says so again when it is asked for
             logging.getLogger("playground").warning("preparing the embedded models: %s", error)
 
@@ -182,7 +183,7 @@ if __name__ == "__main__":
     try:
         playground_app = build_app()
     except LessonError as error:  # a teacher's lesson file: say which file and step, no traceback
-        raise SystemExit(f"Can't start: a lesson in {LESSONS} doesn't fit its tab.\n{error}") from None
+        raise SystemExit(f"Can't start: a lesson in {current().lessons} doesn't fit its tab.\n{error}") from None
     if public.on_spaces():
         convert_in_background()
     playground_app.queue(default_concurrency_limit=4, max_size=public.queue_size()).launch(**launch_options())

@@ -22,7 +22,6 @@ token focus, the overview) is numpy work on that one result, so switching layer 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,12 @@ import numpy as np
 
 from playground import public
 from playground.cache import ModelCache
-from playground.models import LoadedModel, Progress, _quiet, load_model
+from playground.settings import current
+from playground.models import LoadedModel, load_model
+from playground.progress import Progress, no_progress
 
-MAX_TOKENS = int(os.environ.get("PLAYGROUND_ATTENTION_MAX_TOKENS", "1024"))
-RESULTS = ModelCache(budget_bytes=int(float(os.environ.get("PLAYGROUND_ATTENTION_MB", "1536")) * 2**20))
+# The runs of the Attention tab, kept apart from the models: PLAYGROUND_ATTENTION_MB of weights and states.
+RESULTS = ModelCache(budget_bytes=lambda: int(current().attention_mb * 2**20))
 
 # Thresholds that name a head after what it mostly does (each score is a mean share of attention).
 HEAD_KIND_THRESHOLDS = {"previous": 0.5, "sink": 0.6, "self": 0.5, "next": 0.5, "broad": 0.85}
@@ -130,7 +131,7 @@ class Overview:
 
 # 1. Run the model once ------------------------------------------------------------------------
 
-def run_attention(text: str, model: str, progress: Progress = _quiet) -> AttentionResult:
+def run_attention(text: str, model: str, progress: Progress = no_progress) -> AttentionResult:
     """The model's own attention weights for `text`, computed once per (model, text) and cached."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text is empty: type a sentence to see its attention.")
@@ -192,11 +193,12 @@ def _encode(loaded: LoadedModel, text: str) -> list[int]:
     ids = loaded.tokenizer(text)["input_ids"]
     if not ids:
         raise ValueError("text gives no tokens: type a sentence to see its attention.")
-    limit = min(loaded.context_window, MAX_TOKENS)
+    most = current().attention_max_tokens
+    limit = min(loaded.context_window, most)
     if len(ids) > limit:
         why = (f"the model's context window is {loaded.context_window}" if limit == loaded.context_window
                else f"the attention tab keeps every layer x head x T x T weight in memory and stops at "
-                    f"{MAX_TOKENS} tokens (PLAYGROUND_ATTENTION_MAX_TOKENS)")
+                    f"{most} tokens (PLAYGROUND_ATTENTION_MAX_TOKENS)")
         raise ValueError(f"text is {len(ids)} tokens long but at most {limit} fit ({why}): shorten the text.")
     public.check("attention_tokens", len(ids), "text length")
     return list(ids)
@@ -398,7 +400,7 @@ def overview(weights: np.ndarray, size: int, gap: int = 1) -> Overview:
     return Overview(image, s, block, gap)
 
 
-def compare(text_a: str, text_b: str, model: str, word: str, progress: Progress = _quiet) -> Comparison:
+def compare(text_a: str, text_b: str, model: str, word: str, progress: Progress = no_progress) -> Comparison:
     """Two inputs on the same model, the position of `word` in each, and how much that word's attention
     changes in every layer and head: the total variation 0.5 * sum |row_A - row_B| (inputs of one length).
 
@@ -422,7 +424,7 @@ def compare(text_a: str, text_b: str, model: str, word: str, progress: Progress 
 # 3. The logit lens (decoders) -----------------------------------------------------------------
 
 def logit_lens(result: AttentionResult, top_k: int = 3, start: int = 0, stop: int | None = None,
-               progress: Progress = _quiet) -> LogitLens:
+               progress: Progress = no_progress) -> LogitLens:
     """Top next-token predictions after every layer, for positions start..stop-1 (all by default):
     each layer's output read through the model's final norm and output head (nostalgebraist, 2020).
     Cached per result and window; a window keeps long inputs on big vocabularies quick."""

@@ -2,7 +2,7 @@
 
 Each key loads once, however many requests ask for it at the same moment: the first caller loads,
 the others wait for it. When the loaded entries outgrow the memory budget (PLAYGROUND_MEMORY_MB,
-default 8192) the least recently used ones are dropped.
+default 8192, for the shared cache) the least recently used ones are dropped.
 
     >>> cache = ModelCache(budget_bytes=100)
     >>> cache.get("a", lambda: ("value", 60))
@@ -15,28 +15,23 @@ default 8192) the least recently used ones are dropped.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
+from playground.settings import current
+
 Loader = Callable[[], tuple[Any, int]]  # returns (value, size in bytes)
 
 
-def budget_from_env() -> int:
-    raw = os.environ.get("PLAYGROUND_MEMORY_MB", "8192")
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        raise ValueError(f"PLAYGROUND_MEMORY_MB={raw!r} is not a number of megabytes; try 8192.") from None
-    if megabytes <= 0:
-        raise ValueError(f"PLAYGROUND_MEMORY_MB={raw!r} must be positive; try 8192.")
-    return int(megabytes * 2**20)
+def model_budget() -> int:
+    """The shared model cache's budget in bytes: PLAYGROUND_MEMORY_MB."""
+    return int(current().memory_mb * 2**20)
 
 
 class ModelCache:
-    def __init__(self, budget_bytes: int | None = None):
-        self.budget_bytes = budget_bytes if budget_bytes is not None else budget_from_env()
+    def __init__(self, budget_bytes: int | Callable[[], int] = model_budget):
+        self._budget = budget_bytes
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._loading: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -65,6 +60,11 @@ class ModelCache:
                 self._evict(keep=key)
                 self._loading.pop(key, None)
             return value
+
+    @property
+    def budget_bytes(self) -> int:
+        """The budget now (a setting, read when entries are added)."""
+        return self._budget() if callable(self._budget) else self._budget
 
     def _evict(self, keep: Hashable) -> None:
         total = sum(size for _, size in self._entries.values())

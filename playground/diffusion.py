@@ -27,7 +27,6 @@ from __future__ import annotations
 import inspect
 import io
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -38,13 +37,13 @@ import numpy as np
 
 from playground import public
 from playground.cache import CACHE
-from playground.catalog import DEFAULT_ENCODER, hub_offline, hub_reachable
+from playground.catalog import check_hub_id, hub_offline, hub_reachable, is_local_folder
+from playground.registry import DEFAULT_ENCODER, DEFAULT_PIPELINE, PIPELINES, always_allowed
+from playground.settings import current
 
 Progress = Callable[[float, str], None]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_PIPELINES = {"tiny-shapes-sd": REPO_ROOT / "assets" / "models" / "tiny-shapes-sd"}
-DEFAULT_PIPELINE = "tiny-shapes-sd"
+EMBEDDED_PIPELINES = {name: spec.folder for name, spec in PIPELINES.items()}
 
 # name shown to users -> (diffusers class, config overrides)
 SCHEDULERS: dict[str, tuple[str, dict]] = {
@@ -229,7 +228,7 @@ def _resolve_pipeline(name: str) -> tuple[str, str]:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("model is empty: choose tiny-shapes-sd, a local pipeline folder, or a Hub id.")
     name = name.strip()
-    public.check_model(name)
+    public.check_model(name, always_allowed())
     if name in EMBEDDED_PIPELINES:
         folder = EMBEDDED_PIPELINES[name]
         if not (folder / "model_index.json").is_file():
@@ -239,17 +238,16 @@ def _resolve_pipeline(name: str) -> tuple[str, str]:
             )
         return str(folder), "dir"
     folder = Path(name).expanduser()
-    if folder.is_dir():
+    if is_local_folder(name):
         if not (folder / "model_index.json").is_file():
             raise ValueError(f"model folder {name!r} is not a diffusers pipeline: it has no model_index.json.")
         return str(folder.resolve()), "dir"
     if name.startswith(("/", ".", "~")) or "\\" in name:
         raise ValueError(f"model folder {name!r} does not exist.")
-    from playground.catalog import _HUB_ID
-
-    if not _HUB_ID.match(name) or ".." in name or "/" not in name:
+    if "/" not in name:
         raise ValueError(f"model {name!r} is neither tiny-shapes-sd, a local pipeline folder, nor a Hub id like "
                          "'stabilityai/sd-turbo'.")
+    check_hub_id(name)
     if not _in_hub_cache(name):
         if hub_offline() or not hub_reachable():
             raise ValueError(f"{name!r} is not in the local Hugging Face cache and the Hub can't be reached; "
@@ -271,7 +269,7 @@ def _pipeline_dtype(device: str):
 
     from playground.device import pick_dtype
 
-    if os.environ.get("PLAYGROUND_DTYPE"):
+    if current().dtype:
         return pick_dtype(device)
     return torch.float16 if device.startswith("cuda") else pick_dtype(device)
 

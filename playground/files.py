@@ -1,7 +1,8 @@
 """Small file helpers for the on-disk cache: an inter-process lock and an atomic folder write.
 
 Several app processes (or a test run beside the app) may convert the same model at once; the lock
-makes one of them do it, and the atomic rename means nobody ever reads a half-written folder.
+makes one of them do it, and the atomic rename means nobody ever reads a half-written folder. The lock is
+filelock's, so it works on Windows too.
 
     >>> with file_lock(Path("/tmp/x.lock")):
     ...     pass
@@ -10,7 +11,6 @@ makes one of them do it, and the atomic rename means nobody ever reads a half-wr
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
@@ -20,13 +20,12 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made if missing) across processes and threads."""
+    from filelock import FileLock
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(str(path)):
+        yield
 
 
 @contextlib.contextmanager

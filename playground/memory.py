@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import platform
 import threading
 import time
 from functools import lru_cache
 from typing import Any
+
+from playground.settings import current
 
 M_ARENA_MAX = -8     # mallopt parameter number, from glibc's malloc.h
 ARENAS = 2
@@ -43,7 +44,7 @@ def _glibc() -> Any | None:
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas (MALLOC_ARENA_MAX) for threads that start after this call."""
     libc = _glibc()
-    if libc is None or "MALLOC_ARENA_MAX" in os.environ:
+    if libc is None or current().malloc_arena_max_set:
         return False
     return bool(libc.mallopt(M_ARENA_MAX, int(arenas)))
 

@@ -15,26 +15,25 @@ folder, so every later load takes a few seconds:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from playground import public
 from playground.cache import CACHE
-from playground.catalog import ModelSource, ModelSpec, cache_dir, resolve
+from playground.catalog import ModelSource, cache_dir, resolve
 from playground.device import pick_device, pick_dtype
 from playground.files import atomic_folder, file_lock
-
-Progress = Callable[[float, str], None]
+from playground.progress import Progress, no_progress
+from playground.registry import ModelSpec
+from playground.settings import current
 
 # Bump a part's number when its converted layout changes (tokenizer 2: added tokens listed in the config).
 CONVERTED_FORMAT = {"tokenizer": 2, "model": 1}
-
-
-def _quiet(fraction: float, message: str) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,12 @@ def converted_dir(name: str, part: str) -> Path:
     return cache_dir() / "models" / name / f"{part}-v{CONVERTED_FORMAT[part]}"
 
 
-def load_tokenizer(name: str, progress: Progress = _quiet) -> LoadedTokenizer:
+def load_tokenizer(name: str, progress: Progress = no_progress) -> LoadedTokenizer:
     source = resolve(name)
     return CACHE.get(("tokenizer", source.kind, source.path), lambda: (_load_tokenizer(source, progress), 50 * 2**20))
 
 
-def load_model(name: str, progress: Progress = _quiet, attn_implementation: str | None = None) -> LoadedModel:
+def load_model(name: str, progress: Progress = no_progress, attn_implementation: str | None = None) -> LoadedModel:
     """Load `name` on pick_device(): AutoModelForCausalLM for decoders, AutoModel for encoders.
 
     attn_implementation="eager" gives models that can return attention weights.
@@ -107,8 +106,6 @@ def _load_model(source: ModelSource, device: str, attn_implementation: str | Non
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     model = _from_pretrained(auto, source, **kwargs).to(device).eval()
-    if device == "cpu" and auto.__name__ == "AutoModelForCausalLM":
-        speed_up_decoding_on_cpu(model)
     progress(1.0, f"Loaded {source.name}")
     size = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
     loaded = LoadedModel(source.name, model, tokenizer, device, dtype,
@@ -119,35 +116,56 @@ def _load_model(source: ModelSource, device: str, attn_implementation: str | Non
 SMALL_BATCH_ROWS = 64
 
 
-def speed_up_decoding_on_cpu(model: Any) -> None:
-    """Make every nn.Linear of `model` compute W @ x.T instead of x @ W.T when x has few rows.
+@contextlib.contextmanager
+def small_batch_linear(device: str) -> Iterator[None]:
+    """Within this block (and only in this thread), linear layers on the CPU compute W @ x.T instead of
+    x @ W.T when x has at most 64 rows; elsewhere, and on a GPU, nothing changes.
 
     Why: a decoding step multiplies a handful of rows (one per strategy or sample) by each weight matrix,
     and on the CPU torch's x @ W.T kernel for 2-64 rows is 2-3x slower than the same product written as
     W @ x.T (measured on a 2-core AMD EPYC with torch 2.13's MKL: SmolLM2's 49152 x 576 output head takes
     24 ms for 4 rows one way, 8 ms the other). Same maths, another summation order: rounding-level
-    differences (SmolLM2's logits move by up to 6e-5); a four-strategy decoding step drops from 126 to 69 ms.
-    Prefills with more rows keep F.linear.
+    differences (SmolLM2's logits move by up to 6e-5). The Sampling tab's decoding loop runs inside it;
+    PLAYGROUND_CPU_DECODING_SPEEDUP=0 turns it off; benchmarks/sampling_bench.py measures it. It is a
+    torch function mode, not a change to the model: the Attention tab, on the same cached model, never
+    sees it.
 
-        >>> lm = load_model("smollm2-135m-instruct")      # on the CPU this is applied once, at load
-        >>> lm.model.lm_head(torch.ones(4, 1, 576)).shape
-        torch.Size([4, 1, 49152])
+        >>> import torch
+        >>> layer = torch.nn.Linear(576, 49152)
+        >>> x = torch.randn(4, 1, 576)
+        >>> with small_batch_linear("cpu"):
+        ...     y = layer(x)
+        >>> torch.allclose(y, layer(x), atol=1e-4)
+        True
     """
-    import types
+    if device != "cpu" or not current().cpu_decoding_speedup:
+        yield
+        return
+    with _small_batch_mode()():
+        yield
 
+
+@functools.lru_cache(maxsize=1)
+def _small_batch_mode():
     import torch
+    from torch.overrides import TorchFunctionMode
 
-    def forward(self, x):                                          # x: (..., in_features)
-        rows = x.numel() // max(x.shape[-1], 1)
-        if rows > SMALL_BATCH_ROWS or x.dtype != self.weight.dtype:
-            return torch.nn.functional.linear(x, self.weight, self.bias)
-        y = (self.weight @ x.reshape(rows, x.shape[-1]).T).T       # (rows, out_features)
-        y = y.reshape(*x.shape[:-1], self.weight.shape[0])
-        return y if self.bias is None else y + self.bias
+    class SmallBatchLinear(TorchFunctionMode):
+        """torch.nn.functional.linear as W @ x.T for few rows; every other operation passes through."""
 
-    for module in model.modules():
-        if type(module) is torch.nn.Linear:
-            module.forward = types.MethodType(forward, module)
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is torch.nn.functional.linear:
+                x, weight = args[0], args[1]                               # x: (..., in), weight: (out, in)
+                bias = args[2] if len(args) > 2 else kwargs.get("bias")
+                rows = x.numel() // max(x.shape[-1], 1)
+                if rows <= SMALL_BATCH_ROWS and x.dtype == weight.dtype and x.device.type == "cpu":
+                    y = (weight @ x.reshape(rows, x.shape[-1]).T).T                # (rows, out)
+                    y = y.reshape(*x.shape[:-1], weight.shape[0])
+                    return y if bias is None else y + bias
+            return func(*args, **kwargs)
+
+    return SmallBatchLinear
 
 
 def _auto_class(source: ModelSource):
@@ -166,6 +184,15 @@ def _from_pretrained(auto, source: ModelSource, **kwargs):
         return auto.from_pretrained(source.path, trust_remote_code=False, **kwargs)
     except OSError as error:
         raise ValueError(f"could not load {source.name!r}: {error}".split("\n")[0]) from error
+
+
+def convert_gguf(name: str, progress: Progress = no_progress) -> None:
+    """Convert an embedded GGUF model's tokenizer and weights into the cache, loading nothing onto a device
+    (safe at a Space's start-up, in a background thread); nothing to do for other models."""
+    source = resolve(name)
+    if source.kind == "gguf":
+        _convert_once(source, "tokenizer", progress, _write_gguf_tokenizer)
+        _convert_once(source, "model", progress, _write_gguf_model)
 
 
 _convert_locks: dict[str, threading.Lock] = {}

@@ -12,22 +12,16 @@ from __future__ import annotations
 import sys
 import time
 
-from playground.catalog import EMBEDDED
-from playground.models import load_model, load_tokenizer
+from playground.models import convert_gguf, load_model, load_tokenizer
+from playground.registry import TEXT_MODELS
 
 
 def convert(names: list[str]) -> None:
     """Only the one-time GGUF conversions into the cache: no model is loaded onto a device, so this is
     safe in a background thread at a Space's start-up (ZeroGPU included), and the first request for
     Gemma finds it converted instead of waiting minutes."""
-    from playground.catalog import resolve
-    from playground.models import _convert_once, _quiet, _write_gguf_model, _write_gguf_tokenizer
-
     for name in names:
-        source = resolve(name)
-        if source.kind == "gguf":
-            _convert_once(source, "tokenizer", _quiet, _write_gguf_tokenizer)
-            _convert_once(source, "model", _quiet, _write_gguf_model)
+        convert_gguf(name)
 
 
 def prepare(names: list[str]) -> None:
@@ -39,4 +33,4 @@ def prepare(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    prepare(sys.argv[1:] or list(EMBEDDED))
+    prepare(sys.argv[1:] or list(TEXT_MODELS))

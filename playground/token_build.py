@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from playground.models import Progress, _quiet, load_tokenizer
+from playground.models import load_tokenizer
+from playground.progress import Progress, no_progress
 from playground.tokenization import piece_bytes
 
 MAX_WORD_CHARS = 64
@@ -49,7 +50,7 @@ class Build:
         return self.final == self.tokenizer_pieces
 
 
-def replay(word: str, name: str, progress: Progress = _quiet) -> Build:
+def replay(word: str, name: str, progress: Progress = no_progress) -> Build:
     if not isinstance(word, str) or not word.strip():
         raise ValueError("word is empty: type one word (or click a token) to see how it was built.")
     if len(word) > MAX_WORD_CHARS:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -28,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from playground import public
-from playground.models import LoadedTokenizer, Progress, _quiet, load_tokenizer
+from playground.settings import current
+from playground.models import LoadedTokenizer, load_tokenizer
+from playground.progress import Progress, no_progress
 
-MAX_CHARS = int(os.environ.get("PLAYGROUND_MAX_CHARS", "200000"))
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
@@ -96,8 +96,10 @@ def check_text(text: Any, *, allow_empty: bool = False) -> str:
         raise ValueError(f"text must be a string, not {type(text).__name__}.")
     if not text and not allow_empty:
         raise ValueError("text is empty: type or paste something to tokenize.")
-    if len(text) > MAX_CHARS:
-        raise ValueError(f"text is {len(text):,} characters long; the limit is {MAX_CHARS:,}. Paste a shorter part.")
+    most = current().max_chars
+    if len(text) > most:
+        raise ValueError(f"text is {len(text):,} characters long; the limit is {most:,} (PLAYGROUND_MAX_CHARS). "
+                         "Paste a shorter part.")
     public.check_text(text)
     bad = _SURROGATE.search(text)
     if bad:
@@ -108,7 +110,7 @@ def check_text(text: Any, *, allow_empty: bool = False) -> str:
     return text
 
 
-def tokenize(text: str, name: str, progress: Progress = _quiet) -> Tokenization:
+def tokenize(text: str, name: str, progress: Progress = no_progress) -> Tokenization:
     text = check_text(text)
     loaded = load_tokenizer(name, progress)
     encoding = loaded.tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False)
@@ -280,7 +282,7 @@ class Decoded:
     pieces: list[str]    # (T,) one vocabulary string per id
 
 
-def decode_ids(raw: str, name: str, progress: Progress = _quiet) -> Decoded:
+def decode_ids(raw: str, name: str, progress: Progress = no_progress) -> Decoded:
     ids = parse_ids(raw)
     tokenizer = load_tokenizer(name, progress).tokenizer
     size = len(tokenizer)
@@ -316,7 +318,7 @@ def parse_conversation(raw: str) -> list[dict[str, str]]:
     return messages
 
 
-def render_chat(messages: list[dict[str, str]], name: str, progress: Progress = _quiet) -> Tokenization:
+def render_chat(messages: list[dict[str, str]], name: str, progress: Progress = no_progress) -> Tokenization:
     """The conversation rendered through the model's own chat template, then tokenized."""
     loaded = load_tokenizer(name, progress)
     tokenizer = loaded.tokenizer

@@ -33,7 +33,7 @@ from plotly.subplots import make_subplots
 from playground.attention import (AttentionResult, Comparison, bertviz_document, bertviz_window, check_layer_head,
                                   compare, find_token, focus, logit_lens, overview, overview_size, rollout_of,
                                   run_attention, select_weights, stats_of, to_api)
-from playground.catalog import DEFAULT_DECODER, DEFAULT_ENCODER
+from playground.registry import DEFAULT_DECODER, DEFAULT_ENCODER
 from playground.gpu import gpu_task
 from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
                          run_on_example_click, show_whitespace)

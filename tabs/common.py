@@ -19,12 +19,12 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from playground.catalog import EMBEDDED
+from playground.registry import TEXT_MODELS
 
 log = logging.getLogger("playground")
 
-DECODERS = [name for name, spec in EMBEDDED.items() if spec.architecture == "decoder"]
-ALL_MODELS = list(EMBEDDED)
+DECODERS = [name for name, spec in TEXT_MODELS.items() if spec.architecture == "decoder"]
+ALL_MODELS = list(TEXT_MODELS)
 _CONTROL_NAMES = {0x7F: "␡"}
 
 

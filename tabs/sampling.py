@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from playground import public
-from playground.catalog import DEFAULT_DECODER
+from playground.registry import DEFAULT_DECODER
 from playground.sampling import (MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, SampleStats, StrategyResult,
                                  compare, many_samples, stream_comparison)
 from playground.gpu import gpu_task

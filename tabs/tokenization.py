@@ -11,21 +11,20 @@ every piece of user or model text goes through `escape`.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import unicodedata
 from pathlib import Path
 
 import gradio as gr
 
-from playground.catalog import EMBEDDED
+from playground.registry import TEXT_MODELS
+from playground.settings import current
 from playground.token_build import Build, replay
 from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_ids, differing_tokens,
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
 from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
                          run_on_example_click, show_whitespace)
 
-CHIP_LIMIT = int(os.environ.get("PLAYGROUND_CHIP_LIMIT", "2000"))
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
 DEFAULT_TEXT = "Tokenizers cut text into pieces: unbelievably, 👋🏽 naïve café, 東京, مرحبا\n\tdef f(x):  return x**2"
 CONVERSATION = "\n".join(f"{m['role']}: {m['content']}" for m in SAMPLE_CONVERSATION)
@@ -99,7 +98,8 @@ def chip_title(result: Tokenization, i: int) -> str:
     return escape("\n".join(lines))
 
 
-def render_chips(result: Tokenization, differs: list[bool] | None = None, limit: int = CHIP_LIMIT) -> str:
+def render_chips(result: Tokenization, differs: list[bool] | None = None, limit: int | None = None) -> str:
+    limit = current().chip_limit if limit is None else limit
     chips = []
     for i in range(min(result.num_tokens, limit)):
         classes = ["pg-chip", f"pg-c{i % 6}"]
@@ -271,7 +271,7 @@ def build() -> Controls:
         decoded = gr.Textbox(label="Text", elem_id="tok-decoded")
         decoded_pieces = gr.Textbox(label="Pieces")
     with gr.Accordion("Chat template", open=False):
-        chat_models = [n for n, s in EMBEDDED.items() if s.chat]
+        chat_models = [n for n, s in TEXT_MODELS.items() if s.chat]
         with gr.Row():
             conversation = gr.Textbox(value=CONVERSATION, lines=4, label="Conversation (role: text per line)")
             chat_tokenizer = gr.Dropdown(chat_models, value=chat_models[0], allow_custom_value=True, label="Chat model")

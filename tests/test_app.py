@@ -94,7 +94,7 @@ def test_readme_front_matter_is_what_spaces_reads():
 def test_a_space_needs_nothing_outside_requirements_txt():
     """A Space installs requirements.txt only: the model packages left out of it (installed with --no-deps
     locally) must be embedded models whose Hub checkpoints the catalog falls back to."""
-    from playground.catalog import EMBEDDED
+    from playground.registry import TEXT_MODELS as EMBEDDED
 
     requirements = (ROOT / "requirements.txt").read_text()
     by_package = {spec.package: spec for spec in EMBEDDED.values()}

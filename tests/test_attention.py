@@ -76,7 +76,7 @@ def test_layer_and_head_out_of_range(tiny_llama, layer, head, message):
 def test_bad_text(tiny_llama, monkeypatch):
     with pytest.raises(ValueError, match="text is empty"):
         att.run_attention("   ", tiny_llama)
-    monkeypatch.setattr(att, "MAX_TOKENS", 8)
+    monkeypatch.setenv("PLAYGROUND_ATTENTION_MAX_TOKENS", "8")
     with pytest.raises(ValueError, match="at most 8 fit"):
         att.run_attention("the mat it was tired . the cat sat", tiny_llama)
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from playground.cache import ModelCache, budget_from_env
+from playground.cache import ModelCache, model_budget
 
 
 def test_each_key_loads_once_under_concurrent_requests():
@@ -50,7 +50,7 @@ def test_a_failed_load_is_not_cached():
 
 def test_budget_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MEMORY_MB", "2")
-    assert budget_from_env() == 2 * 2**20
+    assert model_budget() == 2 * 2**20 == ModelCache().budget_bytes
     monkeypatch.setenv("PLAYGROUND_MEMORY_MB", "lots")
     with pytest.raises(ValueError, match="PLAYGROUND_MEMORY_MB"):
-        budget_from_env()
+        model_budget()

@@ -4,13 +4,6 @@ import torch
 from playground.device import pick_device, pick_dtype
 
 
-@pytest.fixture(autouse=True)
-def fresh_picker():
-    pick_device.cache_clear()
-    yield
-    pick_device.cache_clear()
-
-
 def test_cpu_when_there_is_no_accelerator(monkeypatch):
     monkeypatch.delenv("PLAYGROUND_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -24,7 +17,6 @@ def test_cuda_first_then_mps(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device() == "cuda"
-    pick_device.cache_clear()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert pick_device() == "mps"
     assert pick_dtype("mps") == torch.float16
@@ -38,7 +30,6 @@ def test_environment_overrides(monkeypatch):
     monkeypatch.setenv("PLAYGROUND_DTYPE", "float8")
     with pytest.raises(ValueError, match="PLAYGROUND_DTYPE"):
         pick_dtype()
-    pick_device.cache_clear()
     monkeypatch.setenv("PLAYGROUND_DEVICE", "tpu")
     with pytest.raises(ValueError, match="PLAYGROUND_DEVICE"):
         pick_device()

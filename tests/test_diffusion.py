@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from huggingface_hub import constants as hub_constants
 import torch
 from PIL import Image
 
@@ -194,7 +195,7 @@ def test_other_sizes_that_fit_the_model_work(tiny):
 
 
 def test_model_names_that_cannot_load_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ValueError, match="not a diffusers pipeline"):
         D.load_pipeline(str(tmp_path))
     with pytest.raises(ValueError, match="does not exist"):

@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 from playground.cache import CACHE
 from playground.catalog import resolve
-from playground.models import SMALL_BATCH_ROWS, converted_dir, load_model, load_tokenizer, speed_up_decoding_on_cpu
+from playground.models import SMALL_BATCH_ROWS, converted_dir, load_model, load_tokenizer, small_batch_linear
 
 
 @pytest.fixture
@@ -60,16 +60,31 @@ def test_converted_smollm_equals_the_gguf_model():
         torch.testing.assert_close(converted(ids).logits, original(ids).logits, rtol=0, atol=1e-3)
 
 
-def test_the_cpu_decoding_speed_up_keeps_the_maths():
+def test_the_cpu_decoding_speed_up_keeps_the_maths_and_stays_inside_its_block(monkeypatch):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Linear(32, 8, bias=False))
     few, many = torch.randn(3, 1, 16), torch.randn(SMALL_BATCH_ROWS + 1, 16)
+    seen = []
+    real = torch.Tensor.__matmul__
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: seen.append(a.shape) or real(a, b))
     with torch.no_grad():
         plain_few, plain_many = model(few), model(many)
-        speed_up_decoding_on_cpu(model)
-        torch.testing.assert_close(model(few), plain_few, rtol=1e-5, atol=1e-6)
-        assert model(few).shape == (3, 1, 8)
-        torch.testing.assert_close(model(many), plain_many, rtol=0, atol=0)   # many rows: F.linear itself
+        assert seen == []                                          # outside the block: F.linear
+        with small_batch_linear("cpu"):
+            torch.testing.assert_close(model(few), plain_few, rtol=1e-5, atol=1e-6)
+            assert model(few).shape == (3, 1, 8) and seen            # W @ x.T was used
+            seen.clear()
+            torch.testing.assert_close(model(many), plain_many, rtol=0, atol=0)   # many rows: F.linear itself
+            assert seen == []
+        model(few)
+        assert seen == []                                          # and after it, F.linear again
+        with small_batch_linear("cuda"):                          # other devices: nothing changes
+            model(few)
+        assert seen == []
+    monkeypatch.setenv("PLAYGROUND_CPU_DECODING_SPEEDUP", "0")
+    with torch.no_grad(), small_batch_linear("cpu"):
+        model(few)
+    assert seen == []
 
 
 def test_a_fresh_process_loads_from_the_converted_cache_without_converting_again():

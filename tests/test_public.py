@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from playground import public
+from playground.progress import no_progress
+from playground.registry import always_allowed
 
 PUBLIC_VARIABLES = ["PLAYGROUND_PUBLIC", "SPACE_ID", "PLAYGROUND_ALLOWED_MODELS", "PLAYGROUND_TAB_CONCURRENCY",
                     "PLAYGROUND_QUEUE_SIZE", "PLAYGROUND_MAX_UPLOAD", *(limit.env for limit in public.LIMITS.values())]
@@ -46,8 +48,8 @@ def test_an_unclear_switch_is_refused(monkeypatch):
 
 
 def test_off_nothing_is_limited(tmp_path):
-    public.check_model(str(tmp_path))
-    public.check_model("someone/anything")
+    public.check_model(str(tmp_path), always_allowed())
+    public.check_model("someone/anything", always_allowed())
     public.check("max_new_tokens", 10**6)
     assert public.limit("max_new_tokens") is None
     assert public.weights_kwargs() == {}
@@ -59,37 +61,37 @@ def test_off_nothing_is_limited(tmp_path):
 
 
 def test_the_allowlist_holds_the_embedded_models_and_a_few_small_hub_ids(public_mode):
-    allowed = public.allowed_models()
+    allowed = public.allowed_models(always_allowed())
     for name in ("smollm2-135m-instruct", "all-minilm-l6-v2", "gemma-3-270m", "tiny-shapes-sd",
                  "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2"):
         assert name in allowed
-        public.check_model(name)
+        public.check_model(name, always_allowed())
 
 
 def test_a_model_off_the_allowlist_is_refused_with_the_setting_named(public_mode):
     with pytest.raises(ValueError, match="not on this public server's allowlist.*PLAYGROUND_ALLOWED_MODELS"):
-        public.check_model("someone/huge-model")
+        public.check_model("someone/huge-model", always_allowed())
 
 
 def test_the_allowlist_can_be_replaced_but_the_embedded_models_stay(public_mode, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_ALLOWED_MODELS", "distilgpt2, someone/small")
-    public.check_model("someone/small")
-    public.check_model("smollm2-135m-instruct")
+    public.check_model("someone/small", always_allowed())
+    public.check_model("smollm2-135m-instruct", always_allowed())
     with pytest.raises(ValueError, match="allowlist"):
-        public.check_model("gpt2")
+        public.check_model("gpt2", always_allowed())
 
 
 @pytest.mark.parametrize("name", ["/etc", "./model", "~/models/x", "..\\x", "C:\\models"])
 def test_local_paths_are_refused(public_mode, name):
     with pytest.raises(ValueError, match="local path.*PLAYGROUND_PUBLIC=1"):
-        public.check_model(name)
+        public.check_model(name, always_allowed())
 
 
 def test_an_existing_folder_is_refused_even_with_a_hub_like_name(public_mode, tmp_path, monkeypatch):
     (tmp_path / "gpt2").mkdir()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="local path"):
-        public.check_model("gpt2")
+        public.check_model("gpt2", always_allowed())
 
 
 def test_the_catalog_and_the_diffusion_loader_apply_the_policy(public_mode, tmp_path):
@@ -134,11 +136,11 @@ def test_pickled_weights_load_only_when_public_mode_is_off(tmp_path, monkeypatch
     _pickled_model(tmp_path)
     monkeypatch.setattr(models, "load_tokenizer", lambda name, progress: SimpleNamespace(tokenizer=None))
     source = ModelSource("tiny", "dir", str(tmp_path), None, None)
-    loaded, size = models._load_model(source, "cpu", None, models._quiet)
+    loaded, size = models._load_model(source, "cpu", None, no_progress)
     assert size > 0
     monkeypatch.setenv("PLAYGROUND_PUBLIC", "1")
     with pytest.raises((ValueError, OSError), match="safetensors"):
-        models._load_model(source, "cpu", None, models._quiet)
+        models._load_model(source, "cpu", None, no_progress)
 
 
 def test_the_diffusion_pipeline_asks_for_safetensors_in_public_mode(public_mode, monkeypatch):
@@ -154,7 +156,7 @@ def test_the_diffusion_pipeline_asks_for_safetensors_in_public_mode(public_mode,
 
     monkeypatch.setattr(diffusers.StableDiffusionPipeline, "from_pretrained", staticmethod(refuse))
     with pytest.raises(ValueError, match="could not load"):
-        diffusion._load_pipeline("stabilityai/sd-turbo", "stabilityai/sd-turbo", "hub", "cpu", None, diffusion._quiet)
+        diffusion._load_pipeline("stabilityai/sd-turbo", "stabilityai/sd-turbo", "hub", "cpu", None, no_progress)
     assert seen["use_safetensors"] is True
 
 

@@ -7,11 +7,13 @@ import io
 import json
 
 import pytest
+from huggingface_hub import constants as hub_constants
 from transformers import AutoTokenizer
 
 from playground.catalog import resolve
 from playground.models import load_tokenizer
-from playground.tokenization import (MAX_CHARS, check_text, cut_points, decode_ids, differing_tokens, parse_conversation,
+from playground.settings import current
+from playground.tokenization import (check_text, cut_points, decode_ids, differing_tokens, parse_conversation,
                                      parse_ids, render_chat, to_csv, to_json, tokenize)
 
 EMBEDDED = ["smollm2-135m-instruct", "all-minilm-l6-v2", "gemma-3-270m"]
@@ -102,7 +104,7 @@ def test_api_dict_shape():
 
 @pytest.mark.parametrize("bad, message", [
     ("", "text is empty"),
-    ("x" * (MAX_CHARS + 1), "limit"),
+    ("x" * (current().max_chars + 1), "limit"),
     ("ok \ud800 no", r"lone surrogate U\+D800 at character 3"),
     (None, "must be a string"),
 ])
@@ -119,7 +121,7 @@ def test_whitespace_only_and_control_characters_tokenize_with_notes():
 
 
 def test_unknown_tokenizer_name_is_refused(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ValueError, match="'someone/missing-model'.*HF_HUB_OFFLINE"):
         tokenize("hi", "someone/missing-model")
     with pytest.raises(ValueError, match="valid Hub id"):
