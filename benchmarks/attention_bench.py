@@ -94,14 +94,14 @@ def bench(name: str, n_tokens: int, repeat: int) -> None:
             loaded.model(input_ids=ids, output_attentions=True)
 
     def first_map():
-        att.RESULTS._entries.clear()
+        att.RESULTS.clear()
         result = att.run_attention(text, name)
-        return tab.heatmap_figure(result, 0, 0, "weights")
+        return tab.heatmap_figure(result, 0, 0, "weights").to_json()   # what Gradio sends the page
 
     forward, first = best_of_turns([forward_pass, first_map], repeat)
 
     def analyze():
-        att.RESULTS._entries.clear()
+        att.RESULTS.clear()
         for _ in tab.analyze.__wrapped__(text, name, 0, 0, "weights", progress=lambda *a, **k: None):
             pass
 
@@ -111,13 +111,12 @@ def bench(name: str, n_tokens: int, repeat: int) -> None:
     switches = []
     for layer, head in picks:
         start = time.perf_counter()
-        plot = tab.heatmap_figure(result, layer, head, "weights")
+        plot = tab.heatmap_figure(result, layer, head, "weights").to_json()
         switches.append(time.perf_counter() - start)
     switch = statistics.median(switches)
-    image, _, _ = tab.overview_image(result)
     png = io.BytesIO()
-    Image.fromarray(image).save(png, format="PNG")
-    sent = len(plot.plot.encode()) + png.tell()
+    Image.fromarray(tab.overview_image(result).image).save(png, format="PNG")
+    sent = len(plot.encode()) + png.tell()
     bertviz, estimated = bertviz_bytes(result)
     print(f"{name:24s} T={result.num_tokens:4d}  forward {forward * 1000:7.0f} ms  first map {first * 1000:7.0f} ms "
           f"(ratio {first / forward:4.2f}, goal <= 1.2)  analyze {full * 1000:7.0f} ms  "
