@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from playground.models import load_tokenizer
@@ -57,7 +58,7 @@ def replay(word: str, name: str, progress: Progress = no_progress) -> Build:
         raise ValueError(f"word is {len(word)} characters; replay one word of at most {MAX_WORD_CHARS}.")
     tokenizer = load_tokenizer(name, progress).tokenizer
     progress(0.6, "Reading the tokenizer's vocabulary and merges")
-    model = _model_data(tokenizer)
+    model = tokenizer_model(tokenizer)
     backend = tokenizer.backend_tokenizer
     normalized = backend.normalizer.normalize_str(word) if backend.normalizer else word
     words = [piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(normalized)] if backend.pre_tokenizer else [normalized]
@@ -68,7 +69,7 @@ def replay(word: str, name: str, progress: Progress = no_progress) -> Build:
         notes.append(f"The normalizer first turns {word!r} into {normalized!r}.")
     if len(words) > 1:
         notes.append(f"The pre-tokenizer splits it into {len(words)} words first: " + ", ".join(map(repr, words)) + ".")
-    kind = model["type"]
+    kind = model.kind
     final: list[str] = []
     for piece in words:
         if kind == "BPE":
@@ -89,32 +90,44 @@ def replay(word: str, name: str, progress: Progress = no_progress) -> Build:
     return Build(word, kind, steps, final, target, notes)
 
 
-def _model_data(tokenizer: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TokenizerModel:
+    """What the replays read from a tokenizer's model (its JSON state, as the tokenizers library saves it)."""
+    kind: str                                   # "BPE", "WordPiece", "Unigram" (or another: no replay)
+    vocab: dict[str, int]                       # piece -> id (BPE, WordPiece)
+    ranks: dict[tuple[str, str], int]           # BPE: merge pair -> rank (0 applies first)
+    scores: dict[str, float]                    # Unigram: piece -> log-probability
+    unk: str | None                             # the unknown token, if any
+    byte_fallback: bool = False                 # BPE / Unigram: unknown characters become <0xNN> byte pieces
+    ignore_merges: bool = False                 # BPE: a word in the vocabulary is one token, merges skipped
+    prefix: str = "##"                          # WordPiece: marks a piece that continues a word
+    max_chars: int = 100                        # WordPiece: longer words are unknown
+
+
+@lru_cache(maxsize=16)
+def tokenizer_model(tokenizer: Any) -> TokenizerModel:
     """The tokenizer model's vocabulary, merges (as ranks) and scores, read once per tokenizer."""
-    cached = getattr(tokenizer, "_playground_model_data", None)
-    if cached is not None:
-        return cached
     state = json.loads(tokenizer.backend_tokenizer.model.__getstate__())
-    data: dict[str, Any] = {"type": state["type"]}
-    if state["type"] == "BPE":
+    kind = state["type"]
+    if kind == "BPE":
         merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in state["merges"]]
-        data.update(vocab=state["vocab"], ranks={pair: rank for rank, pair in enumerate(merges)},
-                    byte_fallback=bool(state.get("byte_fallback")), ignore_merges=bool(state.get("ignore_merges")),
-                    unk=state.get("unk_token"))
-    elif state["type"] == "WordPiece":
-        data.update(vocab=state["vocab"], prefix=state.get("continuing_subword_prefix", "##"),
-                    unk=state.get("unk_token", "[UNK]"), max_chars=state.get("max_input_chars_per_word", 100))
-    elif state["type"] == "Unigram":
-        data.update(scores={piece: score for piece, score in state["vocab"]},
-                    unk=state["vocab"][state["unk_id"]][0] if state.get("unk_id") is not None else None,
-                    byte_fallback=bool(state.get("byte_fallback")))
-    tokenizer._playground_model_data = data
-    return data
+        return TokenizerModel(kind, state["vocab"], {pair: rank for rank, pair in enumerate(merges)}, {},
+                              state.get("unk_token"), byte_fallback=bool(state.get("byte_fallback")),
+                              ignore_merges=bool(state.get("ignore_merges")))
+    if kind == "WordPiece":
+        return TokenizerModel(kind, state["vocab"], {}, {}, state.get("unk_token", "[UNK]"),
+                              prefix=state.get("continuing_subword_prefix", "##"),
+                              max_chars=state.get("max_input_chars_per_word", 100))
+    if kind == "Unigram":
+        unk = state["vocab"][state["unk_id"]][0] if state.get("unk_id") is not None else None
+        return TokenizerModel(kind, {}, {}, {piece: score for piece, score in state["vocab"]}, unk,
+                              byte_fallback=bool(state.get("byte_fallback")))
+    return TokenizerModel(kind, {}, {}, {}, None)
 
 
-def _replay_bpe(word: str, model: dict[str, Any], steps: list[BuildStep]) -> list[str]:
-    vocab, ranks = model["vocab"], model["ranks"]
-    if model["ignore_merges"] and word in vocab:
+def _replay_bpe(word: str, model: TokenizerModel, steps: list[BuildStep]) -> list[str]:
+    vocab, ranks = model.vocab, model.ranks
+    if model.ignore_merges and word in vocab:
         steps.append(BuildStep([word], f"{word!r} is in the vocabulary as a whole: no merges needed.", 0))
         return [word]
     symbols = list(word)
@@ -128,7 +141,7 @@ def _replay_bpe(word: str, model: dict[str, Any], steps: list[BuildStep]) -> lis
         symbols[best:best + 2] = [left + right]
         steps.append(BuildStep(list(symbols), f"Merge {left!r} + {right!r} -> {left + right!r} "
                                               f"(merge #{rank:,} of {len(ranks):,}).", best))
-    if model["byte_fallback"]:
+    if model.byte_fallback:
         expanded = []
         for symbol in symbols:
             if symbol in vocab:
@@ -143,11 +156,11 @@ def _replay_bpe(word: str, model: dict[str, Any], steps: list[BuildStep]) -> lis
     return symbols
 
 
-def _replay_wordpiece(word: str, model: dict[str, Any], steps: list[BuildStep]) -> list[str]:
-    vocab, prefix = model["vocab"], model["prefix"]
-    if len(word) > model["max_chars"]:
-        steps.append(BuildStep([model["unk"]], f"{word!r} is longer than {model['max_chars']} characters: unknown.", 0))
-        return [model["unk"]]
+def _replay_wordpiece(word: str, model: TokenizerModel, steps: list[BuildStep]) -> list[str]:
+    vocab, prefix = model.vocab, model.prefix
+    if len(word) > model.max_chars:
+        steps.append(BuildStep([model.unk], f"{word!r} is longer than {model.max_chars} characters: unknown.", 0))
+        return [model.unk]
     pieces: list[str] = []
     start = 0
     while start < len(word):
@@ -165,14 +178,14 @@ def _replay_wordpiece(word: str, model: dict[str, Any], steps: list[BuildStep]) 
                 break
             tried.append(candidate)
         else:
-            steps.append(BuildStep([model["unk"]], f"No vocabulary entry starts {word[start:]!r}: the whole word "
-                                                   f"becomes {model['unk']}.", 0))
-            return [model["unk"]]
+            steps.append(BuildStep([model.unk], f"No vocabulary entry starts {word[start:]!r}: the whole word "
+                                                   f"becomes {model.unk}.", 0))
+            return [model.unk]
     return pieces
 
 
-def _replay_unigram(word: str, model: dict[str, Any], steps: list[BuildStep]) -> list[str]:
-    scores = model["scores"]
+def _replay_unigram(word: str, model: TokenizerModel, steps: list[BuildStep]) -> list[str]:
+    scores = model.scores
     n = len(word)
     best = [(-math.inf, -1)] * (n + 1)  # best[i] = (score of word[:i], start of its last piece)
     best[0] = (0.0, -1)
@@ -188,7 +201,7 @@ def _replay_unigram(word: str, model: dict[str, Any], steps: list[BuildStep]) ->
     pieces, end = [], n
     while end > 0:
         start = best[end][1]
-        pieces.insert(0, word[start:end] if word[start:end] in scores else (model["unk"] or word[start:end]))
+        pieces.insert(0, word[start:end] if word[start:end] in scores else (model.unk or word[start:end]))
         end = start
     single = sum(scores.get(c, -10.0) for c in word)
     steps.append(BuildStep(list(word), f"Every character alone would score {single:.2f} in total.", None))

@@ -184,13 +184,11 @@ def piece_bytes(tokenizer: Any, piece: str) -> bytes:
     return _byte_reader(tokenizer)(piece)
 
 
+@lru_cache(maxsize=16)
 def _byte_reader(tokenizer: Any):
-    """A function from a vocabulary piece to the bytes it stands for, for this tokenizer's scheme."""
-    reader = getattr(tokenizer, "_playground_byte_reader", None)
-    if reader is None:
-        reader = lru_cache(maxsize=None)(_plain_byte_reader(tokenizer))  # pieces repeat: decode each once
-        tokenizer._playground_byte_reader = reader
-    return reader
+    """A function from a vocabulary piece to the bytes it stands for, for this tokenizer's scheme; one per
+    tokenizer, remembering each piece (pieces repeat: each is decoded once)."""
+    return lru_cache(maxsize=None)(_plain_byte_reader(tokenizer))
 
 
 def _plain_byte_reader(tokenizer: Any):
