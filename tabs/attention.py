@@ -17,7 +17,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +34,7 @@ from playground.registry import DEFAULT_DECODER, DEFAULT_ENCODER
 from playground.gpu import gpu_task
 from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
                          run_on_example_click, show_whitespace)
+from tabs.outputs import export_folder, image_file, write_atomically
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
 gr.set_static_paths([VENDOR])
@@ -495,8 +495,8 @@ def analyze(text: str, model: str, layer, head, kind: str, without_sink: bool = 
            None, None, gqa_html(result))
     picture = overview_image(result)
     note = f'<div class="pg-note" id="att-overview-note">{escape(picture.note)}</div>'
-    yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), picture.image, note, stats_table(result), stats_figure(result),
-           gr.skip())
+    yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), image_file(picture.image, "overview"), note, stats_table(result),
+           stats_figure(result), gr.skip())
 
 
 @gpu_task
@@ -564,12 +564,11 @@ def show_bertviz(text: str, model: str, view: str, start, progress=gr.Progress()
     result = run_attention(text, model, progress_callback(progress))
     window = bertviz_window(result, _int(start, "start position"))
     document = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window, VENDOR_URL)
-    folder = Path(tempfile.mkdtemp(prefix="bertviz-"))
-    path = folder / f"bertviz-{view.split()[0].lower()}-view.html"
+    path = export_folder("bertviz") / f"bertviz-{view.split()[0].lower()}-view.html"
     # The downloaded file opens from disk, away from this app: it carries require.js, d3 and jQuery itself.
     standalone = bertviz_document(result, "model" if view.lower().startswith("model") else "head", window,
                                   VENDOR_URL, inline_from=VENDOR)
-    path.write_text(standalone, encoding="utf-8")
+    write_atomically(path, standalone.encode("utf-8"))
     return bertviz_frame(document, window, result), str(path)
 
 
@@ -581,11 +580,11 @@ def export(text: str, model: str, layer, head, kind: str, token: str, text_a: st
     result = run_attention(text, model, progress_callback(progress))
     layer, head, kind = _int(layer, "layer"), _int(head, "head"), _kind(kind)
     weights = shown_weights(result, layer, head, kind)
-    folder = Path(tempfile.mkdtemp(prefix="attention-"))
+    folder = export_folder("attention")
     stem = f"attention-L{layer}-H{head}-{kind}"
     payload = {"model": result.model, "text": result.text, "tokens": result.tokens, "layer": layer, "head": head,
                "view": view_name(result, layer, head, kind), "weights": weights.astype(float).tolist()}
-    (folder / f"{stem}.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    write_atomically(folder / f"{stem}.json", json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     files = [str(folder / f"{stem}.json")]
     figures = {stem: heatmap_figure(result, layer, head, kind, without_sink=True), "head-stats": stats_figure(result)}
     skipped = []
@@ -598,8 +597,7 @@ def export(text: str, model: str, layer, head, kind: str, token: str, text_a: st
         figures["compare"] = compare_figure(pair, *compare_layer_head(pair, layer, head, most_changed=True))
     except ValueError as error:
         skipped.append(f"compare ({error})")
-    from PIL import Image
-    Image.fromarray(overview_image(result).image).save(folder / "overview.png")
+    shutil.copyfile(image_file(overview_image(result).image, "overview"), folder / "overview.png")
     files.append(str(folder / "overview.png"))
     note = "JSON of the weights shown; the overview as PNG."
     try:

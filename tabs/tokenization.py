@@ -11,7 +11,6 @@ every piece of user or model text goes through `escape`.
 from __future__ import annotations
 
 import json
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_i
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
 from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
                          run_on_example_click, show_whitespace)
+from tabs.outputs import export_folder, write_atomically
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
 DEFAULT_TEXT = "Tokenizers cut text into pieces: unbelievably, 👋🏽 naïve café, 東京, مرحبا\n\tdef f(x):  return x**2"
@@ -191,10 +191,10 @@ def compare(text: str, tokenizers: list[str], progress=gr.Progress(track_tqdm=Tr
 @friendly_errors
 def export(text: str, tokenizers: list[str], progress=gr.Progress()):
     results = [tokenize(text, name, progress_callback(progress)) for name in _names(tokenizers)]
-    folder = Path(tempfile.mkdtemp(prefix="playground-tokens-"))
-    (folder / "tokens.json").write_text(to_json(results), encoding="utf-8")
-    (folder / "tokens.csv").write_text(to_csv(results), encoding="utf-8")
-    return [str(folder / "tokens.json"), str(folder / "tokens.csv")]
+    folder = export_folder("tokens")
+    json_file = write_atomically(folder / "tokens.json", to_json(results).encode("utf-8"))
+    csv_file = write_atomically(folder / "tokens.csv", to_csv(results).encode("utf-8"))
+    return [str(json_file), str(csv_file)]
 
 
 @friendly_errors

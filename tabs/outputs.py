@@ -1,0 +1,90 @@
+"""Files the tabs hand to Gradio: images and exports, each written completely before anyone can read it.
+
+Gradio saves an image given as an array by encoding it and writing it, in place, to a path named after the
+hash of its bytes (`processing_utils.save_pil_to_cache`). A class pressing the same *Try this* makes the same
+image many times at once, so one request rewrites (truncates, then fills) the very file another response is
+streaming, and that client receives a short file ("peer closed connection", "Too little data for declared
+Content-Length"). A file given by path takes Gradio's other route (`save_file_to_cache`), which copies it
+under a temporary name and renames it into place. So the tabs give every image and export as a file that
+they wrote the same way:
+
+    >>> import numpy as np
+    >>> path = image_file(np.zeros((2, 2, 3), np.uint8))
+    >>> path.endswith(".png") and image_file(np.zeros((2, 2, 3), np.uint8)) == path    # named by content
+    True
+    >>> folder = export_folder("tokens")      # a fresh folder per export, swept after an hour
+
+Everything lives under one folder of this process (OUTPUTS); files older than KEEP_SECONDS are removed when
+new ones are written, so a long-running server does not fill its disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUTPUTS = Path(tempfile.gettempdir()) / f"playground-outputs-{os.getpid()}"
+KEEP_SECONDS = 3600.0
+_swept = [0.0]
+_sweep_lock = threading.Lock()
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename it into place: a reader sees the old
+    file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def image_file(image: np.ndarray, name: str = "image") -> str:
+    """An (H, W, 3) uint8 image as a PNG file named after its content (identical images share one file)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    path = OUTPUTS / "images" / digest / f"{name}.png"
+    if not path.is_file():
+        write_atomically(path, data)
+    _sweep()
+    return str(path)
+
+
+def export_folder(prefix: str) -> Path:
+    """A new, empty folder for one export's files (each request its own, so nobody rewrites another's)."""
+    (OUTPUTS / "exports").mkdir(parents=True, exist_ok=True)
+    _sweep()
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=OUTPUTS / "exports"))
+
+
+def _sweep(now: float | None = None) -> None:
+    """Remove what is older than KEEP_SECONDS, at most once a minute (Gradio has its own copies by then)."""
+    now = time.time() if now is None else now
+    with _sweep_lock:
+        if now - _swept[0] < 60:
+            return
+        _swept[0] = now
+    for kind in ("images", "exports"):
+        for entry in (OUTPUTS / kind).glob("*"):
+            try:
+                if now - entry.stat().st_mtime > KEEP_SECONDS:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue

@@ -1,0 +1,53 @@
+"""tabs/outputs.py: files handed to Gradio are complete whenever anyone reads them, and are swept."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+
+from tabs import outputs
+
+
+def test_identical_images_written_at_once_are_always_read_whole():
+    image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    first = outputs.image_file(image)
+    os.remove(first)                        # everybody writes it again, at the same moment
+    sizes, paths, stop = set(), set(), threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                sizes.add(os.path.getsize(first))
+            except FileNotFoundError:
+                pass
+
+    def write():
+        for _ in range(20):
+            paths.add(outputs.image_file(image))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    writers = [threading.Thread(target=write) for _ in range(8)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert paths == {first}
+    assert sizes == {os.path.getsize(first)}                      # never an empty or a half-written file
+    assert np.array_equal(np.asarray(Image.open(first)), image)
+
+
+def test_exports_get_their_own_folders_and_old_files_are_swept(monkeypatch):
+    first, second = outputs.export_folder("tokens"), outputs.export_folder("tokens")
+    assert first != second and first.is_dir() and not any(first.iterdir())
+    old = time.time() - outputs.KEEP_SECONDS - 10
+    os.utime(first, (old, old))
+    monkeypatch.setattr(outputs, "_swept", [0.0])
+    outputs._sweep()
+    assert not first.exists() and second.exists()
