@@ -1,29 +1,19 @@
 """The GPU path, checked and measured: the Playground's own code on CUDA against the reference libraries, and
 its speed, as one table printed and written as JSON.
 
-    python benchmarks/gpu_check.py --out gpu_check.json                    # on a CUDA machine (an H200: minutes)
+    python benchmarks/gpu_check.py --out gpu_check.json                    # on a CUDA machine (an H200: about 5 minutes, estimated)
     python benchmarks/gpu_check.py --device cpu --quick --out check.json   # toy sizes on the CPU (tests/test_gpu_check.py)
     bash scripts/gpu_run.sh                                                # on the lent GPU machine: wheels, then this
 
 Correctness (benchmarks/gpu_correctness.py), in float32 and in the half precision the app uses on a GPU
 (decoders: playground.device.pick_dtype, bfloat16 where the GPU has it; diffusion: float16), each through the
 app's own code, on random-weight decoders with the embedded models' configs (benchmarks/random_models.py) and on
-the embedded tiny-shapes-sd:
-  greedy = generate      playground.sampling.compare's greedy tokens == model.generate(do_sample=False)
-  beam = generate        its beam search == model.generate(num_beams=4)
-  rows independent       a sampled row gives the same tokens alone, beside 3 other strategies, and as row j of 16,
-                         or tokens that part only after its log-probabilities drifted by rounding (ROUNDING_NATS:
-                         a matrix product rounds differently for 1 and 16 rows, most of all in half precision)
-  attention = eager      playground.attention.run_attention's weights == model(output_attentions=True), eager
-  loop = pipeline        playground.diffusion's image == StableDiffusionPipeline's, pixels within PIXEL_TOLERANCE
-Speed (benchmarks/gpu_speed.py), in the app's dtype (on the CPU, float32):
-  sampling               tokens per second of the batched loop (step details recorded, as the tab does) with 1, 4
-                         and 16 rows, and of model.generate greedy, on SmolLM2-135M-, Gemma-3-270M- and 1B-sized
-                         decoders
-  attention              the first heatmap's data (run_attention, one head) at 512 tokens / a bare eager forward
-  diffusion              a Stable Diffusion 1.5-sized U-Net at 512 x 512: steps per second of our loop without
-                         previews and with linear / TAESD / full-VAE previews of x_t and x0 every step, and of
-                         StableDiffusionPipeline without and with a VAE-decoding callback_on_step_end
+the embedded tiny-shapes-sd: greedy and beam search = model.generate, sampled rows independent of their
+neighbours, attention weights = the eager output_attentions, our denoising loop = StableDiffusionPipeline.
+Speed (benchmarks/gpu_speed.py), in the app's dtype: tokens per second for 1, 4 and 16 rows on SmolLM2-135M-,
+Gemma-3-270M- and 1B-sized decoders; the first heatmap at 512 tokens against a bare forward; a Stable
+Diffusion 1.5-sized U-Net's steps per second at 512 x 512 with linear, TAESD and full-VAE previews against
+diffusers with a VAE-decoding callback_on_step_end.
 Models load through the app's own settings (PLAYGROUND_DEVICE, PLAYGROUND_DTYPE, set here per block). With
 --budget-seconds a section that would not end in time is skipped and recorded as "skipped: time budget"; the
 JSON is written after every section, so a run stopped from outside keeps what it finished.
@@ -76,8 +66,8 @@ FULL = Sizes(32, 32, 4, 64, 128, 512, 10, 3, 64, 25, 3)
 QUICK = Sizes(8, 8, 3, 6, 40, 48, 2, 2, 32, 3, 1)
 # Seconds a section takes (an H200 at full sizes; a shared 2-core CPU at --quick sizes): a section is skipped
 # when less than this is left of --budget-seconds.
-ESTIMATES = {"decoding correctness": (60, 15), "attention correctness": (20, 5), "diffusion correctness": (40, 15),
-             "sampling speed": (150, 10), "attention speed": (20, 5), "diffusion speed": (120, 15)}
+ESTIMATES = {"decoding correctness": (45, 15), "attention correctness": (15, 5), "diffusion correctness": (30, 15),
+             "sampling speed": (120, 10), "attention speed": (15, 5), "diffusion speed": (90, 15)}
 
 
 @dataclass(frozen=True)
@@ -145,13 +135,26 @@ class Run:
             print(f"   built {key[1]} ({key[0]}, random weights) in {time.perf_counter() - started:.1f} s", flush=True)
         return self._folders[key]
 
+    def _on_device(self, build: Callable[..., Path], folder: Path, **kwargs) -> Path:
+        """Build on the GPU (a 1B model initialises there in a moment); should that fail, on the CPU."""
+        try:
+            return build(folder, device=self.build_device, **kwargs)
+        except Exception as error:
+            if self.build_device == "cpu":
+                raise
+            print(f"   building on {self.build_device} failed ({type(error).__name__}: {error}); building on the CPU",
+                  flush=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            return build(folder, device="cpu", **kwargs)
+
     def decoder(self, name: str) -> str:
-        return str(self._built(("decoder", name), lambda folder: R.build_decoder(
-            name, folder, quick=self.quick, device=self.build_device, save_dtype=self.save_dtype.get("decoder"))))
+        return str(self._built(("decoder", name), lambda folder: self._on_device(
+            lambda f, **kw: R.build_decoder(name, f, **kw), folder, quick=self.quick,
+            save_dtype=self.save_dtype.get("decoder"))))
 
     def sd_pipeline(self) -> str:
-        return str(self._built(("diffusion", "sd15-random"), lambda folder: R.build_sd_pipeline(
-            folder, quick=self.quick, device=self.build_device, save_dtype=self.save_dtype.get("diffusion"))))
+        return str(self._built(("diffusion", "sd15-random"), lambda folder: self._on_device(
+            R.build_sd_pipeline, folder, quick=self.quick, save_dtype=self.save_dtype.get("diffusion"))))
 
     def tiny_shapes(self) -> str:
         return str(self._built(("diffusion", "tiny-shapes-sd"),
@@ -161,10 +164,12 @@ class Run:
     def check(self, section: str, name: str, model: str, dtype: str, passed: bool, detail: str) -> None:
         self.checks.append(Check(section, name, model, dtype, bool(passed), detail))
         print(f"   {'PASS' if passed else 'FAIL'}  {name:<34} {model:<16} {dtype:<9} {detail}", flush=True)
+        self.write()
 
     def figure(self, section: str, name: str, value: float, unit: str, detail: str = "") -> None:
         self.figures.append(Figure(section, name, float(value), unit, detail))
         print(f"   {name:<52} {value:12.4g} {unit:<9} {detail}", flush=True)
+        self.write()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -45,7 +45,7 @@ ATTENTION_TOLERANCE = {"float32": 1e-6, "bfloat16": 2**-8, "float16": 2**-11}   
 PIXEL_TOLERANCE = {"float32": (1, 0.01), "float16": (4, 0.5), "bfloat16": (8, 1.0)}  # (max, mean) |0-255 difference|
 # Log-probability differences (nats) that rounding makes: two tokens this close can swap, and a row whose
 # log-probabilities drift by no more than this beside other rows differs from its lone run by rounding only.
-ROUNDING_NATS = {"float32": 1e-4, "bfloat16": 0.125, "float16": 0.02}
+ROUNDING_NATS = {"float32": 1e-3, "bfloat16": 0.25, "float16": 0.05}
 
 
 def sync(device: str) -> None:

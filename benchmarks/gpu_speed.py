@@ -4,7 +4,8 @@
   attention     the first heatmap's data (run_attention, one head) at 512 tokens / a bare eager forward
   diffusion     a Stable Diffusion 1.5-sized U-Net at 512 x 512: steps per second of our loop without previews and
                 with linear / TAESD / full-VAE previews of x_t and x0 every step, and of StableDiffusionPipeline
-                without and with a VAE-decoding callback_on_step_end; our image against the pipeline's
+                without and with a VAE-decoding callback_on_step_end; our image against the pipeline's; one
+                guided U-Net call for 1 image and for 16 at once (what batching a class's requests would cost)
 Each figure is the fastest of the run's repeats after one short warm-up, the variants taking turns, with the
 device synchronised around every timed call.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -45,8 +46,8 @@ def rows_label(rows: int) -> str:
     return f"{rows} row{'s' if rows > 1 else ''}"
 
 
-def best_of_turns(variants: dict[str, Callable[[int], None]], full: int, warm: int, repeats: int,
-                  device: str) -> dict[str, float]:
+def best_of_turns(variants: dict[Any, Callable[[int], None]], full: int, warm: int, repeats: int,
+                  device: str) -> dict[Any, float]:
     """Fastest wall time of each variant at size `full`, after one warm-up at size `warm`; the variants take
     turns so that any other load hits them alike."""
     for run in variants.values():
@@ -173,6 +174,7 @@ def time_diffusion(run: Run) -> None:
         }
         best = best_of_turns(variants, steps, 2, run.sizes.repeats, run.device)
         side = loaded.native_size
+        unet_calls = time_unet_batches(run, loaded)
     passed, detail = pixels_match(images["ours"], images["diffusers"], latents["ours"], dtype)
     run.check("diffusion", "loop = pipeline (DDIM, SD 1.5 size)", "sd15-random", dtype, passed, detail)
     setting = f"{side} x {side}, {steps} DDIM steps, guidance 7.5 (U-Net batch 2), {dtype}, best of {run.sizes.repeats}"
@@ -186,5 +188,33 @@ def time_diffusion(run: Run) -> None:
         run.figure("diffusion", f"{name} every step / diffusers + VAE callback, time",
                    best[f"ours, {name} every step"] / best["diffusers + VAE callback"], "x",
                    "ours previews x_t and x0 (2 decodes a step), the callback decodes the latents once")
+    for users, seconds in unet_calls.items():
+        run.figure("diffusion", f"SD 1.5 U-Net call, {users} user{'s' if users > 1 else ''} (batch {2 * users})",
+                   1000 * seconds, "ms", f"one guided step of {users} images at once, {side} x {side}, {dtype}")
+    run.figure("diffusion", "U-Net call, 16 users in one batch / 1 user, time", unet_calls[16] / unet_calls[1], "x",
+               "what batching a class's diffusion requests would cost per step (16 separate calls: 16 x)")
+
+
+def time_unet_batches(run: Run, loaded: Any) -> dict[int, float]:
+    """Seconds of one U-Net call with classifier-free guidance for 1 and for 16 images at once (batch 2 and 32)."""
+    unet = loaded.pipe.unet
+    side = loaded.native_size // loaded.pipe.vae_scale_factor
+    generator = torch.Generator(loaded.device).manual_seed(0)
+    inputs = {}
+    for users in (1, 16):
+        latents = torch.randn((2 * users, loaded.latent_channels, side, side), generator=generator,
+                              device=loaded.device, dtype=loaded.dtype)
+        text = torch.randn((2 * users, 77, unet.config.cross_attention_dim), generator=generator,
+                           device=loaded.device, dtype=loaded.dtype)
+        inputs[users] = (latents, text)
+
+    def call(users: int) -> Callable[[int], None]:
+        def go(_: int) -> None:
+            latents, text = inputs[users]
+            with torch.inference_mode():
+                unet(latents, 500, encoder_hidden_states=text, return_dict=False)
+        return go
+
+    return best_of_turns({users: call(users) for users in inputs}, 0, 0, max(3, 2 * run.sizes.repeats), run.device)
 
 
