@@ -1,9 +1,9 @@
 """The GPU path, checked and measured: the Playground's own code on CUDA against the reference libraries, and
 its speed, as one table printed and written as JSON.
 
-    python benchmarks/gpu_check.py --out gpu_check.json                    # on a CUDA machine (an H200: about 5 minutes, estimated)
-    python benchmarks/gpu_check.py --device cpu --quick --out check.json   # toy sizes on the CPU (tests/test_gpu_check.py)
-    bash scripts/gpu_run.sh                                                # on the lent GPU machine: wheels, then this
+    python benchmarks/gpu_check.py --out gpu_check.json                    # a CUDA machine (H200: ~5 min, estimated)
+    python benchmarks/gpu_check.py --device cpu --quick --out check.json   # toy sizes on the CPU (as the tests do)
+    bash scripts/gpu_run.sh                                                # the lent GPU machine: wheels, then this
 
 Correctness (benchmarks/gpu_correctness.py), in float32 and in the half precision the app uses on a GPU
 (decoders: playground.device.pick_dtype, bfloat16 where the GPU has it; diffusion: float16), each through the
@@ -163,7 +163,7 @@ class Run:
     # -- results ------------------------------------------------------------------------------------------
     def check(self, section: str, name: str, model: str, dtype: str, passed: bool, detail: str) -> None:
         self.checks.append(Check(section, name, model, dtype, bool(passed), detail))
-        print(f"   {'PASS' if passed else 'FAIL'}  {name:<34} {model:<16} {dtype:<9} {detail}", flush=True)
+        print(f"   {'PASS' if passed else 'FAIL'}  {name:<40} {model:<16} {dtype:<9} {detail}", flush=True)
         self.write()
 
     def figure(self, section: str, name: str, value: float, unit: str, detail: str = "") -> None:
@@ -271,16 +271,16 @@ def print_table(report: dict[str, Any]) -> None:
     env = report["environment"]
     print("\n" + "=" * 110)
     where = env.get("gpu") or f"CPU ({env['cpu_count']} cores)"
-    print(f"GPU check on {where}: torch {env['torch']}, transformers {env['transformers']}, diffusers {env['diffusers']}, "
-          f"Python {env['python']}; {report['seconds']:.0f} s")
+    print(f"GPU check on {where}: torch {env['torch']}, transformers {env['transformers']}, "
+          f"diffusers {env['diffusers']}, Python {env['python']}; {report['seconds']:.0f} s")
     print(f"\n{'section':<24} {'status':<28} {'seconds':>8}")
     for section in report["sections"]:
         print(f"{section['name']:<24} {section['status'][:60]:<28} {section['seconds']:8.1f}")
     for line in report["skipped"]:
         print(f"  {line}")
-    print(f"\n{'':4} {'check':<36} {'model':<16} {'dtype':<9} detail")
+    print(f"\n{'':4} {'check':<40} {'model':<16} {'dtype':<9} detail")
     for check in report["checks"]:
-        print(f"{'PASS' if check['passed'] else 'FAIL':4} {check['name']:<36} {check['model']:<16} {check['dtype']:<9} "
+        print(f"{'PASS' if check['passed'] else 'FAIL':4} {check['name']:<40} {check['model']:<16} {check['dtype']:<9} "
               f"{check['detail']}")
     print(f"\n{'figure':<60} {'value':>12} unit")
     for figure in report["figures"]:
@@ -333,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     run = Run(args)
     print(f"GPU check: device {run.device}, decoders in {run.app_dtype} (checked in float32 and {run.half}), "
-          f"diffusion in {run.diffusion_dtype}; scratch {run.scratch}; budget {args.budget_seconds or 'none'} s", flush=True)
+          f"diffusion in {run.diffusion_dtype}; scratch {run.scratch}; budget {args.budget_seconds or 'none'} s",
+          flush=True)
     print(json.dumps(run.environment), flush=True)
     wanted = set(args.sections.split(",")) if args.sections else None
     try:

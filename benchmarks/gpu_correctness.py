@@ -3,7 +3,8 @@ on the device and in the dtype of the app's settings, on random-weight models of
 
 Each section takes the run (benchmarks/gpu_check.py's Run: sizes, the random models' folders, the results) and
 records checks with run.check(section, name, model, dtype, passed, detail):
-  greedy = generate      playground.sampling.compare's greedy tokens == model.generate(do_sample=False)
+  greedy = generate      playground.sampling.compare's greedy tokens == model.generate(do_sample=False), and their
+                         log-probabilities == those of generate's scores (up to rounding, ROUNDING_NATS)
   beam = generate        its beam search == model.generate(num_beams=4)
   rows independent       a sampled row gives the same tokens alone, beside 3 other strategies, and as row j of 16,
                          or tokens that part only after its log-probabilities drifted by rounding (ROUNDING_NATS:
@@ -95,23 +96,41 @@ def end_tokens(lm: Any) -> set[int]:
 
 def generate_new(lm: Any, prompt_ids: tuple[int, ...], new_tokens: int, **kwargs) -> list[int]:
     """model.generate's new tokens, up to and including the first end token (as the app returns them)."""
+    return _generate(lm, prompt_ids, new_tokens, **kwargs)[0]
+
+
+def generate_greedy(lm: Any, prompt_ids: tuple[int, ...], new_tokens: int) -> tuple[list[int], list[float]]:
+    """model.generate's greedy tokens and the model's log-probability of each (from its scores)."""
+    return _generate(lm, prompt_ids, new_tokens, do_sample=False, output_scores=True, return_dict_in_generate=True)
+
+
+def _generate(lm: Any, prompt_ids: tuple[int, ...], new_tokens: int, **kwargs) -> tuple[list[int], list[float]]:
     ids = torch.tensor([list(prompt_ids)], device=lm.device)
     pad = lm.model.generation_config.pad_token_id
     with torch.inference_mode():
         out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
                                 pad_token_id=pad if pad is not None else next(iter(end_tokens(lm)), 0), **kwargs)
-    new = [int(t) for t in out[0, ids.shape[1]:].tolist()]
+    sequences = out.sequences if kwargs.get("return_dict_in_generate") else out
+    new = [int(t) for t in sequences[0, ids.shape[1]:].tolist()]
     ends = end_tokens(lm)
-    cut = next((i + 1 for i, t in enumerate(new) if t in ends), len(new))
-    return new[:cut]
+    new = new[:next((i + 1 for i, t in enumerate(new) if t in ends), len(new))]
+    scores = getattr(out, "scores", None) or ()
+    logprobs = [float(torch.log_softmax(step[0].float(), dim=-1)[token]) for step, token in zip(scores, new)]
+    return new, logprobs
 
 
-def compare_tokens(ours: list[int], reference: list[int], steps: tuple, dtype: str) -> tuple[bool, str]:
-    """(identical, detail): where two token lists part, and how far apart the two tokens were in our run's own
-    distribution at that step (a near-tie that rounding can swap, or a real difference)."""
+def compare_tokens(ours: list[int], reference: list[int], steps: tuple, dtype: str,
+                   logprobs: tuple[list[float], list[float]] | None = None) -> tuple[bool, str]:
+    """(passed, detail): the same tokens (and, given both runs' log-probabilities of them, the same up to rounding);
+    else where the lists part, and how far apart the two tokens were in our run's own distribution at that step
+    (a near-tie that rounding can swap, or a real difference)."""
     ours, reference = list(ours), list(reference)
     if ours == reference:
-        return True, f"{len(ours)} tokens identical"
+        if logprobs is None:
+            return True, f"{len(ours)} tokens identical"
+        drift = max((abs(a - b) for a, b in zip(*logprobs)), default=0.0)
+        return drift <= ROUNDING_NATS[dtype], (f"{len(ours)} tokens identical; their log p differ by at most "
+                                               f"{drift:.2g} (rounding: {ROUNDING_NATS[dtype]:g})")
     k = next((i for i, (a, b) in enumerate(zip(ours, reference)) if a != b), min(len(ours), len(reference)))
     detail = f"part at token {k} ({len(ours)} vs {len(reference)} tokens)"
     if k < min(len(ours), len(reference)) and k < len(steps):
@@ -199,8 +218,10 @@ def check_decoding(run: Run) -> None:
                                  size.check_tokens, seed=0, chat=False)
                 ids = both.prompt.token_ids
                 greedy, beam = both.results
+                reference, reference_logprobs = generate_greedy(lm, ids, size.check_tokens)
                 run.check("decoding", "greedy = model.generate", name, dtype, *compare_tokens(
-                    list(greedy.token_ids), generate_new(lm, ids, size.check_tokens, do_sample=False), greedy.steps, dtype))
+                    list(greedy.token_ids), reference, greedy.steps, dtype,
+                    (list(greedy.token_logprobs), reference_logprobs)))
                 run.check("decoding", f"beam x{size.beams} = model.generate", name, dtype, *compare_tokens(
                     list(beam.token_ids), generate_new(lm, ids, size.check_tokens, do_sample=False,
                                                        num_beams=size.beams), (), dtype))
@@ -236,7 +257,8 @@ def check_attention(run: Run) -> None:
                 with torch.inference_mode():
                     out = loaded.model(input_ids=ids, output_attentions=True)
                 reference = np.stack([a[0].float().cpu().numpy() for a in out.attentions])   # (L, H, T, T)
-            delta = float(np.abs(result.weights - reference).max()) if result.weights.shape == reference.shape else math.inf
+            same_shape = result.weights.shape == reference.shape
+            delta = float(np.abs(result.weights - reference).max()) if same_shape else math.inf
             above = float(np.abs(np.triu(result.weights, k=1)).max())     # a decoder attends to no later token
             detail = (f"{'x'.join(map(str, result.weights.shape))} weights: max |Δ| {delta:.2g} (tolerance "
                       f"{ATTENTION_TOLERANCE[dtype]:.2g}); largest weight on a later token {above:.2g}")

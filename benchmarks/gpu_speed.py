@@ -35,11 +35,8 @@ if TYPE_CHECKING:
 
 SPEED_DECODERS = ("smollm2-135m", "gemma-3-270m", "llama-1b")
 SD_PROMPT = "a lighthouse on a cliff at sunset, oil painting"
-ROWS = {  # rows of the batched loop -> (strategies, samples per sampling strategy)
-    1: ([{"name": "greedy"}], 1),
-    4: ([{"name": "greedy"}, {"name": "top_k", "k": 50}, {"name": "top_p", "p": 0.9}, {"name": "min_p", "min_p": 0.1}], 1),
-    16: ([{"name": "greedy"}, {"name": "top_k", "k": 50}, {"name": "top_p", "p": 0.9}, {"name": "min_p", "min_p": 0.1}], 5),
-}
+FOUR = [{"name": "greedy"}, {"name": "top_k", "k": 50}, {"name": "top_p", "p": 0.9}, {"name": "min_p", "min_p": 0.1}]
+ROWS = {1: (FOUR[:1], 1), 4: (FOUR, 1), 16: (FOUR, 5)}  # rows -> (strategies, samples per sampling strategy)
 
 
 def rows_label(rows: int) -> str:
@@ -100,7 +97,8 @@ def time_sampling(run: Run) -> None:
         setting = f"{n} new tokens per row, prompt {len(ids)} tokens, {run.app_dtype}, best of {size.repeats}"
         for rows in ROWS:
             seconds = best[rows_label(rows)]
-            run.figure("sampling", f"{name}: {rows_label(rows)}", rows * n / seconds, "tokens/s", f"{seconds:.3f} s; {setting}")
+            run.figure("sampling", f"{name}: {rows_label(rows)}", rows * n / seconds, "tokens/s",
+                       f"{seconds:.3f} s; {setting}")
         run.figure("sampling", f"{name}: model.generate greedy", n / best["model.generate"], "tokens/s",
                    f"{best['model.generate']:.3f} s; {setting}")
         run.figure("sampling", f"{name}: 16 rows / 1 row, time", best["16 rows"] / best["1 row"], "x",
@@ -179,8 +177,10 @@ def time_diffusion(run: Run) -> None:
     run.check("diffusion", "loop = pipeline (DDIM, SD 1.5 size)", "sd15-random", dtype, passed, detail)
     setting = f"{side} x {side}, {steps} DDIM steps, guidance 7.5 (U-Net batch 2), {dtype}, best of {run.sizes.repeats}"
     for name, seconds in best.items():
-        run.figure("diffusion", f"SD 1.5 U-Net: {name}", steps / seconds, "steps/s", f"{1000 * seconds / steps:.1f} ms/step; {setting}")
-    run.figure("diffusion", "ours, no previews / diffusers, time", best["ours, no previews"] / best["diffusers pipeline"], "x",
+        run.figure("diffusion", f"SD 1.5 U-Net: {name}", steps / seconds, "steps/s",
+                   f"{1000 * seconds / steps:.1f} ms/step; {setting}")
+    run.figure("diffusion", "ours, no previews / diffusers, time",
+               best["ours, no previews"] / best["diffusers pipeline"], "x",
                f"the loop's own per-step timing says {1000 * reported['ours']:.1f} ms/step")
     run.figure("diffusion", "linear every step / no previews, time",
                best["ours, linear every step"] / best["ours, no previews"], "x", "goal at most 1.10")

@@ -110,6 +110,9 @@ def test_the_verdicts_can_fail():
     assert not G.rows_detail(([1, 2, 3], [-1.0, -2.0, -3.0]), ([1, 2, 4], [-2.5, -2.0, -3.0]), "bfloat16")[0]
     assert not G.rows_detail(([1, 2, 3], [-1.0, -2.0, -3.0]), ([1, 2, 4], [-1.01, -2.0, -3.0]), "float32")[0]
     assert not G.compare_tokens([1, 2, 3], [1, 2, 4], (), "float32")[0]
+    assert G.compare_tokens([1, 2], [1, 2], (), "float32", ([-0.5, -0.7], [-0.5, -0.7]))[0]
+    # the same tokens from another distribution (a stale cache can keep the argmax): not equal
+    assert not G.compare_tokens([1, 2], [1, 2], (), "float32", ([-0.5, -0.7], [-0.5, -1.7]))[0]
     image = np.zeros((8, 8, 3), np.uint8)
     latents = np.zeros((4, 1, 1), np.float32)
     assert G.pixels_match(image, image, latents, "float16")[0]
