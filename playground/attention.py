@@ -143,6 +143,10 @@ def run_attention(text: str, model: str, progress: Progress = no_progress) -> At
 
 
 def _with_size(result: AttentionResult) -> tuple[AttentionResult, int]:
+    # Shared by every user who asks for this text: read-only, so that no view can change it for the others.
+    result.weights.flags.writeable = False
+    if result.hidden_states is not None:
+        result.hidden_states.flags.writeable = False
     size = result.weights.nbytes + (result.hidden_states.nbytes if result.hidden_states is not None else 0)
     return result, size
 
@@ -290,6 +294,7 @@ def stats_of(result: AttentionResult) -> HeadStats:
 
 
 def _sized(array: np.ndarray) -> tuple[np.ndarray, int]:
+    array.flags.writeable = False   # cached and shared: read-only
     return array, array.nbytes
 
 

@@ -210,3 +210,12 @@ def test_embedded_models_weights_are_their_own(name):
     else:
         assert not result.causal and result.tokens[0] == "[CLS]"
         assert (result.weights[0, 0] > 0).all()    # bidirectional: every token sees every token
+
+
+def test_cached_results_are_read_only_for_every_view(tiny_llama):
+    result = att.run_attention("the cat sat on the mat", tiny_llama)
+    for shared in (result.weights, att.select_weights(result, 0, 1), att.rollout_of(result), result.hidden_states):
+        with pytest.raises(ValueError, match="read-only"):
+            shared[0, 0] = 1.0
+    mean = att.select_weights(result, 0, -1)       # a new array of this request's own: free to change
+    mean[0, 0] = 1.0
