@@ -1,0 +1,108 @@
+"""Work that many users ask for at once, done once: a class pressing the same *Try this* shares one run.
+
+`SharedRuns.stream(key, start)` returns an iterator over the items of the run named `key`. The first caller
+starts it (`start()` returns a generator, run in a thread of its own); everyone who asks for the same key while
+it runs follows the same run from its first item, at their own pace; a finished run is kept (up to
+`max_runs`) and replayed to later callers without computing anything. Each follower can stop following (close
+its iterator: Gradio's Stop) without stopping the others; a run nobody follows any more is stopped, and a run
+that was stopped or failed is not kept.
+
+    >>> runs = SharedRuns(max_runs=4)
+    >>> def count():
+    ...     yield from range(3)
+    >>> list(runs.stream("count to 3", count)), list(runs.stream("count to 3", count))
+    ([0, 1, 2], [0, 1, 2])
+    >>> runs.started                                   # the second caller replayed the first run
+    1
+
+Keys must name everything the result depends on (model, inputs, seed): only deterministic runs may share.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Iterator
+
+
+class _Run:
+    """One run's items so far, its end, and who follows it."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self.followers = 0
+        self.stop = threading.Event()
+        self.changed = threading.Condition()
+
+
+class SharedRuns:
+    def __init__(self, max_runs: int = 32):
+        self.max_runs = max_runs
+        self._running: dict[Hashable, _Run] = {}
+        self._finished: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.started = 0   # runs actually computed, for tests and benchmarks
+
+    def stream(self, key: Hashable, start: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+        """The items of run `key`: replayed if it finished before, followed if it runs, else started. The
+        caller counts as a follower from this call on (not from its first `next`)."""
+        with self._lock:
+            if key in self._finished:
+                self._finished.move_to_end(key)
+                return iter(list(self._finished[key]))
+            run = self._running.get(key)
+            if run is None or run.stop.is_set():     # a run being stopped can't be joined: start afresh
+                run = self._running[key] = _Run()
+                self.started += 1
+                threading.Thread(target=self._produce, args=(key, run, start), daemon=True,
+                                 name=f"shared-run-{self.started}").start()
+            run.followers += 1
+        return self._follow(key, run)
+
+    def _follow(self, key: Hashable, run: _Run) -> Iterator[Any]:
+        seen = 0
+        try:
+            while True:
+                with run.changed:
+                    while seen == len(run.items) and not run.done:
+                        run.changed.wait()
+                    fresh, done, error = run.items[seen:], run.done, run.error
+                seen += len(fresh)
+                yield from fresh
+                if done and seen == len(run.items):
+                    if error is not None:
+                        raise error
+                    return
+        finally:
+            with self._lock:
+                run.followers -= 1
+                if run.followers == 0 and not run.done:
+                    run.stop.set()          # nobody watches any more: stop computing
+
+    def _produce(self, key: Hashable, run: _Run, start: Callable[[], Iterator[Any]]) -> None:
+        generator = None
+        try:
+            generator = start()
+            for item in generator:
+                with run.changed:
+                    run.items.append(item)
+                    run.changed.notify_all()
+                if run.stop.is_set():
+                    break
+        except BaseException as error:  # handed to every follower, who raises it
+            run.error = error
+        finally:
+            if generator is not None and hasattr(generator, "close"):
+                generator.close()
+            with self._lock:
+                if self._running.get(key) is run:
+                    del self._running[key]
+                if run.error is None and not run.stop.is_set():
+                    self._finished[key] = run.items
+                    while len(self._finished) > self.max_runs:
+                        self._finished.popitem(last=False)
+            with run.changed:
+                run.done = True
+                run.changed.notify_all()
