@@ -21,25 +21,32 @@ a cache they check the crowd against its own cached result). Per scene the table
 the crowd, its ratio to one user alone (goals: 1.5 for identical requests, 3 for different ones), p50 and p95
 of the crowd's latencies, and failures, each with its text. A failure is any of:
 
-  * an exception in a user's call, a truncated download among them (issue 15: "peer closed connection
-    without sending complete message body", the server's "Too little data for declared Content-Length");
-  * an incomplete result: a PNG (final image or step preview) that does not decode whole, a step or
-    strategy missing, no tokens;
+  * an exception in a user's call;
+  * a truncated file (issue 15): the download raised "peer closed connection without sending complete message
+    body" (the server logs "Too little data for declared Content-Length"), or a PNG, final image or step
+    preview, does not decode whole (a file the server found empty comes back as 0 bytes, with no error);
+  * an incomplete result: a step or strategy missing, no tokens;
   * identical scenes: a result that differs from the lone call of the same request (the text and token ids
     of each strategy; every pixel of the final image and of each step preview, and the timesteps);
   * different seeds: two users with the same result, or the first and last user's result differing from a
     lone call of their request.
 
-Also: p50 and p95 per endpoint over all its crowds, the server's resident memory (start, after the warm-ups,
-the peak of each crowd, end), the load average before and after (the machine may be shared), and how many
-threads the server computed on during a lone call (from /proc/<pid>/task), which shows whether
-PLAYGROUND_TORCH_THREADS (`--threads`) was honoured. `--out` writes all of it, with every latency, as JSON.
+Also: p50 and p95 per endpoint over all its crowds, the server's CPU time per call (lone and in each crowd),
+its resident memory (start, after the warm-ups, the peak of each crowd, end), the load average before and
+after (the machine may be shared), and how many of the server's threads were busy during a lone /generate
+call (from /proc/<pid>/task): one worker thread plus torch's intra-op threads, which shows whether
+PLAYGROUND_TORCH_THREADS (`--threads`) was honoured. (That count relies on libgomp's default wait policy, in
+which an intra-op thread spins, and so stays busy, between the matrix products it shares; with
+OMP_WAIT_POLICY=PASSIVE it sleeps instead and may not be counted.) When a lone call costs the server several
+times the CPU of a call in a crowd, a note says why: that spinning, which other load on the machine turns
+into lost time. `--out` writes all of it, with every latency, as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import statistics
@@ -50,6 +57,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -84,7 +93,7 @@ class SceneResult:
     goal: float
     p50_s: float
     p95_s: float
-    latencies_s: list[float]        # (users,) each user's call, in user order (nan: failed)
+    latencies_s: list[float]        # (users,) each user's call, in user order, failed ones too
     failures: list[Failure]
     peak_rss_mb: float              # the server's resident memory at its highest during the crowd
     server_cpu_s: float             # CPU seconds the server's threads used during the crowd (nan: no pid)
@@ -112,6 +121,22 @@ class Lone:
         return statistics.median(self.seconds)
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One strategy's row of a /generate result, as compared between users."""
+    strategy: str
+    text: str
+    token_ids: tuple[int, ...]      # (new tokens,)
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """A /denoise result, as compared between users: every PNG decoded."""
+    image: np.ndarray               # (H, W, 3) uint8, the final image
+    previews: list[np.ndarray]      # (steps,) of (H, W, 3) uint8: the predicted x0 of each step
+    timesteps: list[float]          # (steps,)
+
+
 def generate_args(tokens: int):
     return lambda seed: (PROMPT, "smollm2-135m-instruct", STRATEGIES, tokens, seed, True)
 
@@ -134,7 +159,6 @@ class Truncated(Incomplete):
 
 def read_png(path: str, label: str):
     """The pixels of a downloaded PNG; Truncated (naming it `label`) when the file does not decode to its end."""
-    import numpy as np
     from PIL import Image
 
     try:
@@ -146,8 +170,8 @@ def read_png(path: str, label: str):
         raise Truncated(f"{label} {Path(path).name} ({size} bytes) does not decode: {error}") from error
 
 
-def read_generate(result: dict, tokens: int) -> tuple:
-    """(strategy, text, token ids) per strategy, checked complete."""
+def read_generate(result: dict, tokens: int) -> tuple[Completion, ...]:
+    """One Completion per strategy, checked complete."""
     rows = result.get("results", []) if isinstance(result, dict) else []
     if len(rows) != len(STRATEGIES):
         raise Incomplete(f"{len(rows)} strategy results, expected {len(STRATEGIES)}")
@@ -156,12 +180,12 @@ def read_generate(result: dict, tokens: int) -> tuple:
         ids = row.get("token_ids") or []
         if not ids or len(ids) > tokens or not isinstance(row.get("text"), str):
             raise Incomplete(f"strategy {row.get('strategy')!r}: {len(ids)} tokens (asked {tokens})")
-        out.append((row.get("strategy"), row["text"], tuple(ids)))
+        out.append(Completion(row.get("strategy"), row["text"], tuple(ids)))
     return tuple(out)
 
 
-def read_denoise(result, steps: int) -> dict:
-    """{"image": (H, W, 3), "previews": [(H, W, 3)] per step, "timesteps": [...]}, every PNG decoded whole."""
+def read_denoise(result, steps: int) -> Picture:
+    """The final image, the step previews and the timesteps, every PNG decoded whole."""
     image_path, gallery, timesteps = result
     previews = [read_png(item["image"] if isinstance(item, dict) else item[0], f"step {i + 1}'s preview")
                 for i, item in enumerate(gallery or [])]
@@ -169,22 +193,21 @@ def read_denoise(result, steps: int) -> dict:
         raise Incomplete(f"{len(previews)} step previews, expected {steps}")
     if timesteps is None or len(timesteps) != steps:
         raise Incomplete(f"{0 if timesteps is None else len(timesteps)} timesteps, expected {steps}")
-    return {"image": read_png(image_path, "the final image"), "previews": previews, "timesteps": list(timesteps)}
+    return Picture(read_png(image_path, "the final image"), previews, list(timesteps))
 
 
 def differences(a, b) -> str:
     """'' when two read results are identical, else what differs."""
-    import numpy as np
 
-    if isinstance(a, tuple):
-        return "; ".join(f"{sa}: {ta!r} vs {tb!r}" for (sa, ta, ia), (_, tb, ib) in zip(a, b) if ia != ib)
+    if not isinstance(a, Picture):
+        return "; ".join(f"{x.strategy}: {x.text!r} vs {y.text!r}" for x, y in zip(a, b) if x.token_ids != y.token_ids)
     found = []
-    if a["image"].shape != b["image"].shape or not np.array_equal(a["image"], b["image"]):
-        found.append(f"final image differs ({_pixel_gap(a['image'], b['image'])})")
-    steps = [i for i, (x, y) in enumerate(zip(a["previews"], b["previews"])) if x.shape != y.shape or not np.array_equal(x, y)]
+    if not np.array_equal(a.image, b.image):
+        found.append(f"final image differs ({_pixel_gap(a.image, b.image)})")
+    steps = [i + 1 for i, (x, y) in enumerate(zip(a.previews, b.previews)) if not np.array_equal(x, y)]
     if steps:
-        found.append(f"step previews {steps[:5]}{'...' if len(steps) > 5 else ''} differ")
-    if a["timesteps"] != b["timesteps"]:
+        found.append(f"the previews of steps {steps[:5]}{'...' if len(steps) > 5 else ''} differ")
+    if a.timesteps != b.timesteps:
         found.append("timesteps differ")
     return "; ".join(found)
 
@@ -196,11 +219,12 @@ def _pixel_gap(x, y) -> str:
     return f"{int((gap > 0).any(axis=-1).sum())} pixels, at most {int(gap.max())}/255 apart"
 
 
-def fingerprint(read) -> bytes:
-    """Bytes equal exactly when two read results are equal (for spotting duplicates among different seeds)."""
-    if isinstance(read, tuple):
-        return repr(read).encode()
-    return read["image"].tobytes()
+def fingerprint(read: tuple[Completion, ...] | Picture) -> bytes:
+    """Bytes equal exactly when two results are alike (for spotting duplicates among different seeds): the
+    tokens of every strategy, or the final image's pixels."""
+    if isinstance(read, Picture):
+        return read.image.tobytes()
+    return repr([row.token_ids for row in read]).encode()
 
 
 def failure_of(user: int, error: BaseException) -> Failure:
@@ -400,13 +424,14 @@ def check(scene: str, client, endpoint: Endpoint, seeds: list[int], reads: dict,
 # Report
 
 
-def print_table(results: list[SceneResult], users: int) -> None:
+def print_table(results: list[SceneResult], lones: dict[str, Lone], users: int) -> None:
     print(f"\n{'scene':<15} {'endpoint':<10} {'alone s':>8} {f'slowest of {users} s':>17} {'ratio':>6} {'goal':>5} "
-          f"{'met':>4} {'p50 s':>7} {'p95 s':>7} {'failures':>8}")
+          f"{'met':>4} {'p50 s':>7} {'p95 s':>7} {'failures':>8}   server CPU s per call: alone, in the crowd")
     for r in results:
         met = "yes" if r.ratio <= r.goal and not r.failures else "no"
         print(f"{r.scene:<15} {r.endpoint:<10} {r.alone_s:>8.2f} {r.slowest_s:>17.2f} {r.ratio:>6.1f} "
-              f"{r.goal:>5.1f} {met:>4} {r.p50_s:>7.2f} {r.p95_s:>7.2f} {len(r.failures):>8}")
+              f"{r.goal:>5.1f} {met:>4} {r.p50_s:>7.2f} {r.p95_s:>7.2f} {len(r.failures):>8}   "
+              f"{statistics.median(lones[r.endpoint].server_cpu_s):>6.2f} {r.server_cpu_s / r.users:>6.2f}")
     print("\nper endpoint, all its crowds together:")
     for endpoint in sorted({r.endpoint for r in results}):
         done = [t for r in results if r.endpoint == endpoint for u, t in enumerate(r.latencies_s)
@@ -419,6 +444,21 @@ def print_table(results: list[SceneResult], users: int) -> None:
         for f in r.failures:
             who = "reference" if f.user < 0 else f"user {f.user}"
             print(f"  FAILURE {r.scene}, {who}, {f.kind}: {f.message}")
+
+
+@contextlib.contextmanager
+def started_app(log: Path, env: dict[str, str]):
+    """tests.conftest.serve_app (`python app.py`, HF_HUB_OFFLINE=1, a free port), without the tail of the app's
+    log it prints on closing: the findings in it are summed up in the report, and the log stays in `log`."""
+    from tests.conftest import serve_app
+
+    server = serve_app(log, **env)
+    url, _ = server.__enter__()
+    try:
+        yield url
+    finally:
+        with contextlib.redirect_stdout(io.StringIO()):
+            server.__exit__(None, None, None)
 
 
 def server_log_findings(log: Path) -> dict[str, int]:
@@ -465,12 +505,10 @@ def main() -> None:
         if args.url:
             url, pid = args.url, args.pid
         else:
-            from tests.conftest import serve_app
-
             env = dict(pair.split("=", 1) for pair in args.server_env)
             if args.threads:
                 env["PLAYGROUND_TORCH_THREADS"] = str(args.threads)
-            url, _ = stack.enter_context(serve_app(app_log, **env))
+            url = stack.enter_context(started_app(app_log, env))
             pid = _server_pid()
         memory = MemoryWatch(pid)
         stack.callback(memory.stop)
@@ -489,20 +527,23 @@ def main() -> None:
         memory_marks["end"] = memory.now()
     load_after = os.getloadavg()
 
-    print_table(results, args.users)
+    print_table(results, lones, args.users)
     print("\nserver memory (RSS, MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in memory_marks.items())
           + "; crowd peaks: " + ", ".join(f"{r.scene} {r.peak_rss_mb:.0f}" for r in results))
-    threads_note = describe_threads(args.threads, lones)
+    threads_note = describe_threads(args.threads, lones, args.server_env)
     print(threads_note)
+    if spin := spin_note(lones, results):
+        print(spin)
     findings = server_log_findings(app_log) if not args.url else {}
     if findings:
-        print("server log: " + ", ".join(f"{k} {v}x" for k, v in findings.items()))
+        print(f"server log ({app_log}): " + ", ".join(f"{k} {v}x" for k, v in findings.items()))
     print(f"load average (1, 5, 15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
           f"after {' '.join(f'{x:.2f}' for x in load_after)}; {os.cpu_count()} CPU cores")
     if args.out:
         report = {"users": args.users, "tokens": args.tokens, "steps": args.steps, "url": url,
                   "prompt": PROMPT, "strategies": STRATEGIES, "diffusion_prompt": SHAPES_PROMPT,
                   "threads_asked": args.threads, "server_env": args.server_env, "threads_note": threads_note,
+                  "spin_note": spin,
                   "alone": {name: {**asdict(lone), "median_s": lone.median_s} for name, lone in lones.items()},
                   "scenes": [asdict(r) for r in results], "memory_mb": memory_marks, "server_log": findings,
                   "load_average": {"before": load_before, "after": load_after}, "cpu_count": os.cpu_count()}
@@ -510,7 +551,7 @@ def main() -> None:
         print(f"wrote {args.out}")
 
 
-def describe_threads(asked: int | None, lones: dict[str, Lone]) -> str:
+def describe_threads(asked: int | None, lones: dict[str, Lone], server_env: list[str]) -> str:
     """What the server's threads did during lone calls, and whether PLAYGROUND_TORCH_THREADS was honoured
     (judged on /generate, whose lone call computes in one worker thread and torch's intra-op threads)."""
     seen = {name: statistics.median(lone.threads) for name, lone in lones.items() if any(lone.threads)}
@@ -524,10 +565,29 @@ def describe_threads(asked: int | None, lones: dict[str, Lone]) -> str:
         return line
     if "/generate" not in seen:
         return line + f"; PLAYGROUND_TORCH_THREADS={asked}: whether it is honoured is judged on /generate (not run)"
+    if any(pair.startswith("OMP_") for pair in server_env):
+        return line + f"; PLAYGROUND_TORCH_THREADS={asked}: not judged (an OMP_ variable changes what the count means)"
     if seen["/generate"] == asked:
         return line + f"; PLAYGROUND_TORCH_THREADS={asked} honoured"
     return (line + f"; PLAYGROUND_TORCH_THREADS={asked} NOT honoured: /generate computed on {seen['/generate']:g} "
                    "threads (the server does not set torch's threads from it yet)")
+
+
+def spin_note(lones: dict[str, Lone], results: list[SceneResult]) -> str:
+    """A warning when a lone call costs the server far more CPU than a call in a crowd does: torch's OpenMP
+    threads spinning while they wait for work, which makes "one user alone" slow on a loaded machine."""
+    notes = []
+    for name, lone in lones.items():
+        crowds = [r.server_cpu_s / r.users for r in results if r.endpoint == name and r.server_cpu_s == r.server_cpu_s]
+        alone = statistics.median(lone.server_cpu_s)
+        if crowds and alone > 3 * min(crowds):
+            notes.append(f"a lone {name} call used {alone:.1f} s of server CPU, a call in a crowd {min(crowds):.1f} s")
+    if not notes:
+        return ""
+    return ("NOTE: " + "; ".join(notes) + ". torch's OpenMP threads spin while they wait for work (libgomp spins at "
+            "full speed while it has no more threads than cores, and throttles when concurrent calls give it more), "
+            "and other load on the machine turns the spinning into lost time: 'one user alone' is slow, and the "
+            "ratios look better than they are. Compare with --server-env OMP_WAIT_POLICY=PASSIVE.")
 
 
 def _server_pid() -> int | None:
