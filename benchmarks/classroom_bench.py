@@ -49,6 +49,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -265,6 +266,24 @@ class MemoryWatch:
         self._stop.set()
 
 
+def server_exit(pid: int) -> str | None:
+    """None while the server runs, else how it ended (read without reaping it: it is this script's child
+    when this script started it, and serve_app waits for it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "is gone"
+    if state != "Z":
+        return None
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return "exited"
+    if info is not None and info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
+        return f"was killed by signal {info.si_status} ({signal.Signals(info.si_status).name})"
+    return f"exited with code {info.si_status}" if info is not None else "exited"
+
+
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds (user + system) of each thread of the process, from /proc/<pid>/task/<tid>/stat."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -390,6 +409,8 @@ def run_endpoint(clients, endpoint: Endpoint, scenes: list[str], timeout: float,
             peak_rss_mb=peak, server_cpu_s=cpu_used(before, after) if pid else float("nan"), note=note))
         log(f"{scene}: slowest of {n} {slowest:.2f} s, ratio {slowest / alone:.1f}, {len(failures)} failures"
             + (f"; server CPU {results[-1].server_cpu_s:.1f} s" if pid else ""))
+        if pid and server_exit(pid):
+            break
     return lone, results
 
 
@@ -519,13 +540,26 @@ def main() -> None:
         endpoints = [Endpoint("generate", generate_args(args.tokens), lambda result: read_generate(result, args.tokens)),
                      Endpoint("denoise", denoise_args(args.steps), lambda result: read_denoise(result, args.steps))]
         results, lones = [], {}
+        ended = None
         for endpoint in endpoints:
-            if mine := [s for s in scenes if s.startswith(endpoint.name + "-")]:
+            if not (mine := [s for s in scenes if s.startswith(endpoint.name + "-")]):
+                continue
+            try:
                 lones[f"/{endpoint.name}"], found = run_endpoint(clients, endpoint, mine, args.timeout, memory, pid, log)
-                results += found
-                memory_marks[f"after /{endpoint.name}"] = memory.now()
+            except Exception:
+                if not (pid and (ended := server_exit(pid))):
+                    raise
+                break
+            results += found
+            memory_marks[f"after /{endpoint.name}"] = memory.now()
+            if pid and (ended := server_exit(pid)):
+                break
         memory_marks["end"] = memory.now()
+        if ended:
+            log(f"the server {ended}: the scenes after that were not run (see {app_log})")
     load_after = os.getloadavg()
+    if ended:
+        print(f"\nTHE SERVER {ended.upper()} during the run; the table holds what was measured before.")
 
     print_table(results, lones, args.users)
     print("\nserver memory (RSS, MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in memory_marks.items())
@@ -542,7 +576,7 @@ def main() -> None:
     if args.out:
         report = {"users": args.users, "tokens": args.tokens, "steps": args.steps, "url": url,
                   "prompt": PROMPT, "strategies": STRATEGIES, "diffusion_prompt": SHAPES_PROMPT,
-                  "threads_asked": args.threads, "server_env": args.server_env, "threads_note": threads_note,
+                  "server_ended": ended, "threads_asked": args.threads, "server_env": args.server_env, "threads_note": threads_note,
                   "spin_note": spin,
                   "alone": {name: {**asdict(lone), "median_s": lone.median_s} for name, lone in lones.items()},
                   "scenes": [asdict(r) for r in results], "memory_mb": memory_marks, "server_log": findings,
