@@ -46,10 +46,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
-import signal
+import shutil
 import statistics
 import sys
 import tempfile
@@ -59,13 +58,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from benchmarks.load_test import _children, percentile, rss_mb  # noqa: E402
+from benchmarks.classroom_results import (Failure, differences, failure_of, fingerprint,  # noqa: E402
+                                          read_denoise, read_generate)
+from benchmarks.load_test import percentile  # noqa: E402
+from benchmarks.server_proc import (MemoryWatch, child_app_pid, computing_threads, cpu_used,  # noqa: E402
+                                    server_exit, server_log_findings, started_app, thread_cpu)
 
 PROMPT = "Write a short story about a lighthouse keeper."   # long enough that no strategy ends within 24 tokens
 STRATEGIES = [{"name": "greedy"}, {"name": "top_p", "p": 0.9, "temperature": 1.0}]
@@ -74,13 +75,6 @@ SCENES = ("generate-same", "generate-seeds", "denoise-same", "denoise-seeds")
 GOALS = {"same": 1.5, "seeds": 3.0}   # slowest of the crowd / one user alone (issue 14)
 # Seeds: the warm-up, the lone calls and each crowd get their own, so a result cache can't serve one from another.
 WARM_SEED, LONE_SEEDS, SAME_SEED, FIRST_CROWD_SEED = 999, (1, 2, 3), 0, 100
-
-
-@dataclass(frozen=True)
-class Failure:
-    user: int       # -1: the scene as a whole (a reference call)
-    kind: str       # "exception", "truncated", "incomplete", "mismatch", "duplicate"
-    message: str
 
 
 @dataclass(frozen=True)
@@ -122,192 +116,12 @@ class Lone:
         return statistics.median(self.seconds)
 
 
-@dataclass(frozen=True)
-class Completion:
-    """One strategy's row of a /generate result, as compared between users."""
-    strategy: str
-    text: str
-    token_ids: tuple[int, ...]      # (new tokens,)
-
-
-@dataclass(frozen=True, eq=False)
-class Picture:
-    """A /denoise result, as compared between users: every PNG decoded."""
-    image: np.ndarray               # (H, W, 3) uint8, the final image
-    previews: list[np.ndarray]      # (steps,) of (H, W, 3) uint8: the predicted x0 of each step
-    timesteps: list[float]          # (steps,)
-
-
 def generate_args(tokens: int):
     return lambda seed: (PROMPT, "smollm2-135m-instruct", STRATEGIES, tokens, seed, True)
 
 
 def denoise_args(steps: int):
     return lambda seed: (SHAPES_PROMPT, "tiny-shapes-sd", steps, 5.0, seed, "DDIM", "")
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading and comparing results
-
-
-class Incomplete(Exception):
-    """A result that came back but is not whole."""
-
-
-class Truncated(Incomplete):
-    """A downloaded file that is shorter than the file it should be (issue 15)."""
-
-
-def read_png(path: str, label: str):
-    """The pixels of a downloaded PNG; Truncated (naming it `label`) when the file does not decode to its end."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return np.asarray(image.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as error:
-        size = Path(path).stat().st_size if Path(path).exists() else 0
-        raise Truncated(f"{label} {Path(path).name} ({size} bytes) does not decode: {error}") from error
-
-
-def read_generate(result: dict, tokens: int) -> tuple[Completion, ...]:
-    """One Completion per strategy, checked complete."""
-    rows = result.get("results", []) if isinstance(result, dict) else []
-    if len(rows) != len(STRATEGIES):
-        raise Incomplete(f"{len(rows)} strategy results, expected {len(STRATEGIES)}")
-    out = []
-    for row in rows:
-        ids = row.get("token_ids") or []
-        if not ids or len(ids) > tokens or not isinstance(row.get("text"), str):
-            raise Incomplete(f"strategy {row.get('strategy')!r}: {len(ids)} tokens (asked {tokens})")
-        out.append(Completion(row.get("strategy"), row["text"], tuple(ids)))
-    return tuple(out)
-
-
-def read_denoise(result, steps: int) -> Picture:
-    """The final image, the step previews and the timesteps, every PNG decoded whole."""
-    image_path, gallery, timesteps = result
-    previews = [read_png(item["image"] if isinstance(item, dict) else item[0], f"step {i + 1}'s preview")
-                for i, item in enumerate(gallery or [])]
-    if len(previews) != steps:
-        raise Incomplete(f"{len(previews)} step previews, expected {steps}")
-    if timesteps is None or len(timesteps) != steps:
-        raise Incomplete(f"{0 if timesteps is None else len(timesteps)} timesteps, expected {steps}")
-    return Picture(read_png(image_path, "the final image"), previews, list(timesteps))
-
-
-def differences(a, b) -> str:
-    """'' when two read results are identical, else what differs."""
-
-    if not isinstance(a, Picture):
-        return "; ".join(f"{x.strategy}: {x.text!r} vs {y.text!r}" for x, y in zip(a, b) if x.token_ids != y.token_ids)
-    found = []
-    if not np.array_equal(a.image, b.image):
-        found.append(f"final image differs ({_pixel_gap(a.image, b.image)})")
-    steps = [i + 1 for i, (x, y) in enumerate(zip(a.previews, b.previews)) if not np.array_equal(x, y)]
-    if steps:
-        found.append(f"the previews of steps {steps[:5]}{'...' if len(steps) > 5 else ''} differ")
-    if a.timesteps != b.timesteps:
-        found.append("timesteps differ")
-    return "; ".join(found)
-
-
-def _pixel_gap(x, y) -> str:
-    if x.shape != y.shape:
-        return f"shapes {x.shape} vs {y.shape}"
-    gap = abs(x.astype(int) - y.astype(int))
-    return f"{int((gap > 0).any(axis=-1).sum())} pixels, at most {int(gap.max())}/255 apart"
-
-
-def fingerprint(read: tuple[Completion, ...] | Picture) -> bytes:
-    """Bytes equal exactly when two results are alike (for spotting duplicates among different seeds): the
-    tokens of every strategy, or the final image's pixels."""
-    if isinstance(read, Picture):
-        return read.image.tobytes()
-    return repr([row.token_ids for row in read]).encode()
-
-
-def failure_of(user: int, error: BaseException) -> Failure:
-    text = f"{type(error).__name__}: {error}"
-    if isinstance(error, Incomplete):
-        return Failure(user, "truncated" if isinstance(error, Truncated) else "incomplete", str(error))
-    truncated = ("peer closed connection" in text or "incomplete chunked read" in text
-                 or type(error).__name__ in ("RemoteProtocolError", "IncompleteRead"))
-    return Failure(user, "truncated" if truncated else "exception", text[:400])
-
-
-# ---------------------------------------------------------------------------------------------
-# The server: memory and threads, from /proc
-
-
-class MemoryWatch:
-    """Samples the server's RSS every 0.5 s in a thread; `peak()` returns the highest since the last call."""
-
-    def __init__(self, pid: int | None):
-        self.pid, self._peak, self._stop = pid, 0.0, threading.Event()
-        if pid:
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self._peak = max(self._peak, rss_mb(self.pid))
-
-    def now(self) -> float:
-        return rss_mb(self.pid) if self.pid else float("nan")
-
-    def peak(self) -> float:
-        if not self.pid:
-            return float("nan")
-        peak, self._peak = max(self._peak, rss_mb(self.pid)), 0.0
-        return peak
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def server_exit(pid: int) -> str | None:
-    """None while the server runs, else how it ended (read without reaping it: it is this script's child
-    when this script started it, and serve_app waits for it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "is gone"
-    if state != "Z":
-        return None
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return "exited"
-    if info is not None and info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
-        return f"was killed by signal {info.si_status} ({signal.Signals(info.si_status).name})"
-    return f"exited with code {info.si_status}" if info is not None else "exited"
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each thread of the process, from /proc/<pid>/task/<tid>/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
-            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks   # utime, stime
-    return out
-
-
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds all threads used between two thread_cpu samples (threads that ended meanwhile are lost)."""
-    return sum(after[t] - before.get(t, 0.0) for t in after)
-
-
-def computing_threads(before: dict[int, float], after: dict[int, float]) -> int:
-    """Threads that did real work between two thread_cpu samples: at least 30% of the busiest one's CPU time.
-    A lone /generate call runs in one worker thread plus the intra-op threads torch gives it (they share its
-    matrix products evenly), so there this counts torch's threads. /denoise also encodes its PNGs in another
-    thread, which can pass the bar at a few steps."""
-    used = [after[t] - before.get(t, 0.0) for t in after]
-    busiest = max(used, default=0.0)
-    return sum(1 for u in used if busiest > 0.05 and u >= 0.3 * busiest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,28 +281,6 @@ def print_table(results: list[SceneResult], lones: dict[str, Lone], users: int) 
             print(f"  FAILURE {r.scene}, {who}, {f.kind}: {f.message}")
 
 
-@contextlib.contextmanager
-def started_app(log: Path, env: dict[str, str]):
-    """tests.conftest.serve_app (`python app.py`, HF_HUB_OFFLINE=1, a free port), without the tail of the app's
-    log it prints on closing: the findings in it are summed up in the report, and the log stays in `log`."""
-    from tests.conftest import serve_app
-
-    server = serve_app(log, **env)
-    url, _ = server.__enter__()
-    try:
-        yield url
-    finally:
-        with contextlib.redirect_stdout(io.StringIO()):
-            server.__exit__(None, None, None)
-
-
-def server_log_findings(log: Path) -> dict[str, int]:
-    """How often the server logged what issue 15's truncation looks like from its side, and tracebacks."""
-    text = log.read_text(errors="replace") if log.is_file() else ""
-    return {"Too little data for declared Content-Length": text.count("Too little data for declared Content-Length"),
-            "LocalProtocolError": text.count("LocalProtocolError"), "Traceback": text.count("Traceback")}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=16, help="users in each crowd (default 16; a large class: 30)")
@@ -530,14 +322,14 @@ def main() -> None:
             if args.threads:
                 env["PLAYGROUND_TORCH_THREADS"] = str(args.threads)
             url = stack.enter_context(started_app(app_log, env))
-            pid = _server_pid()
+            pid = child_app_pid()
         memory = MemoryWatch(pid)
         stack.callback(memory.stop)
         log(f"server {url} (pid {pid or 'unknown'}); {args.users} users; load average {load_before[0]:.2f}"
             + "".join(f"; {pair}" for pair in args.server_env))
         memory_marks = {"start": memory.now()}
         clients = make_clients(url, args.users, scratch)
-        endpoints = [Endpoint("generate", generate_args(args.tokens), lambda result: read_generate(result, args.tokens)),
+        endpoints = [Endpoint("generate", generate_args(args.tokens), lambda result: read_generate(result, args.tokens, len(STRATEGIES))),
                      Endpoint("denoise", denoise_args(args.steps), lambda result: read_denoise(result, args.steps))]
         results, lones = [], {}
         ended = None
@@ -558,6 +350,8 @@ def main() -> None:
         if ended:
             log(f"the server {ended}: the scenes after that were not run (see {app_log})")
     load_after = os.getloadavg()
+    for folder in scratch.glob("user-*"):      # the downloads, checked already; app.log stays
+        shutil.rmtree(folder, ignore_errors=True)
     if ended:
         print(f"\nTHE SERVER {ended.upper()} during the run; the table holds what was measured before.")
 
@@ -622,15 +416,6 @@ def spin_note(lones: dict[str, Lone], results: list[SceneResult]) -> str:
             "full speed while it has no more threads than cores, and throttles when concurrent calls give it more), "
             "and other load on the machine turns the spinning into lost time: 'one user alone' is slow, and the "
             "ratios look better than they are. Compare with --server-env OMP_WAIT_POLICY=PASSIVE.")
-
-
-def _server_pid() -> int | None:
-    """The pid of the app serve_app started (it hands out the url, not the process): our child running app.py."""
-    for pid in _children(os.getpid()):
-        with contextlib.suppress(OSError):
-            if b"app.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pid
-    return None
 
 
 if __name__ == "__main__":

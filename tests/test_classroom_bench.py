@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.classroom_bench import SCENES, Completion, Failure, differences, failure_of, read_denoise, read_generate
+from benchmarks.classroom_bench import SCENES
+from benchmarks.classroom_results import Completion, Failure, differences, failure_of, read_denoise, read_generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,10 +64,10 @@ def test_results_are_read_whole_and_compared_exactly(tmp_path):
     assert "the final image short.png (40 bytes) does not decode" in failure_of(0, raised.value).message
 
     row = {"strategy": "greedy", "text": "The sun", "token_ids": [504, 3484]}
-    rows = read_generate({"results": [row, {**row, "strategy": "top_p"}]}, tokens=4)
+    rows = read_generate({"results": [row, {**row, "strategy": "top_p"}]}, tokens=4, strategies=2)
     assert rows[0] == Completion("greedy", "The sun", (504, 3484))
-    other = read_generate({"results": [row, {**row, "strategy": "top_p", "text": "The sea", "token_ids": [504, 5]}]}, 4)
+    other = read_generate({"results": [row, {**row, "strategy": "top_p", "text": "The sea", "token_ids": [504, 5]}]}, 4, 2)
     assert differences(rows, rows) == "" and differences(rows, other) == "top_p: 'The sun' vs 'The sea'"
     with pytest.raises(Exception, match="1 strategy results, expected 2"):
-        read_generate({"results": [row]}, tokens=4)
+        read_generate({"results": [row]}, tokens=4, strategies=2)
     assert failure_of(3, RuntimeError("peer closed connection without sending complete message body")).kind == "truncated"
