@@ -291,7 +291,8 @@ class StrategyResult:
     entropies: tuple[float, ...]
     steps: tuple[TokenStep, ...]
     text: str                        # decoded without special tokens
-    ended_by: str                    # "end token", "length" or "running"
+    ended_by: str                    # "end token", "length", "running", or "waiting" (a beam search whose turn
+                                     # has not come: beam searches run after the sampling loop, one at a time)
     beam_tree: BeamTree | None = None
 
     def to_dict(self, details: bool = True) -> dict:
@@ -589,10 +590,11 @@ def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Sta
 
 
 def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_tokens: int,
-                top: int = TOP_CANDIDATES) -> StrategyResult:
+                top: int = TOP_CANDIDATES, progress: Progress = _quiet) -> StrategyResult:
     """4. Beam search through `model.generate(num_beams=n, do_sample=False)`, so the output is generate's own;
     a recording logits processor sees every running beam's log-probabilities, from which the tree of kept,
-    finished and pruned candidates is rebuilt."""
+    finished and pruned candidates is rebuilt. It also reports each step to `progress`: generate yields nothing
+    until it is done."""
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
 
@@ -609,6 +611,8 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
             self.vocab = scores.shape[-1]
             self.calls.append((input_ids[:, len(prompt_ids):].cpu().numpy(), values.float().cpu().numpy(),
                                ids.cpu().numpy(), entropy.float().cpu().numpy()))
+            progress(len(self.calls) / max_new_tokens,
+                     f"beam search ×{num_beams}: step {len(self.calls)} of at most {max_new_tokens}")
             return scores
 
     recorder = BeamRecorder()
@@ -782,12 +786,14 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
     steps: list[list[TokenStep]] = [[] for _ in rows]
     pieces = [TokenPieces(tokenizer) for _ in rows]
     beams: dict[int, StrategyResult] = {}
+    searching = -1      # the strategy whose beam search runs now
 
     def snapshot(done: bool) -> Comparison:
         results = []
         for s, strategy in enumerate(strategies):
             if strategy.name == "beam":
-                results.append(beams.get(s) or StrategyResult(strategy, (), (), (), (), (), "", "running"))
+                waiting = StrategyResult(strategy, (), (), (), (), (), "", "running" if s == searching else "waiting")
+                results.append(beams.get(s) or waiting)
             else:
                 r = row_of[s]
                 results.append(_result(strategy, ids[r], logprobs[r], entropies[r], steps[r], tokenizer,
@@ -807,7 +813,9 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         yield snapshot(False)
     for s, strategy in enumerate(strategies):
         if strategy.name == "beam":
-            beams[s] = beam_search(lm, built.token_ids, strategy.num_beams, max_new_tokens)
+            searching = s
+            yield snapshot(False)       # says which beam search is running while generate works
+            beams[s] = beam_search(lm, built.token_ids, strategy.num_beams, max_new_tokens, progress=progress)
             yield snapshot(False)
     yield snapshot(True)
 

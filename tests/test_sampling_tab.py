@@ -6,8 +6,8 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from playground.sampling import (BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult, TokenStep,
-                                 parse_strategies, diversity, SampleStats)
+from playground.sampling import (STRATEGY_NAMES, BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult,
+                                 TokenStep, parse_strategies, diversity, SampleStats)
 from tabs import sampling as tab
 from tests.sampling_fixtures import tiny  # noqa: F401  (fixture)
 
@@ -57,8 +57,9 @@ def test_outputs_are_escaped_and_coloured_by_probability():
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count('class="pg-tok"') == 4
     assert tab.probability_colour(0.9) in html and "↵<br>b" in html
-    assert "ended by length" in html and "ended by end token" in html
+    assert "ended by length" in html and "ended by end token" in html and "nan" not in html
     assert "generating" in tab.render_outputs(hand_made(done=False))
+    assert "pg-tok" in html[html.index("near certain") - 120:html.index("near certain")]   # dark text in both themes
 
 
 def test_step_view_shows_each_stage_and_the_removed_tokens():
@@ -72,15 +73,22 @@ def test_step_view_shows_each_stage_and_the_removed_tokens():
     assert "Generate first" in tab.render_step(None, 0, 0)
 
 
-def test_figures_from_data():
+def test_figures_and_beam_view_from_data():
     comparison = hand_made()
     entropy = tab.entropy_figure(comparison)
     assert len(entropy.data) == 2 and list(entropy.data[0].y) == [1.2, 0.3]
-    beam = tab.beam_figure(comparison)
-    names = {trace.name for trace in beam.data}
-    assert {"kept", "pruned", "finished", "returned sequence"} <= names
-    assert all(XSS not in str(t) for trace in beam.data for t in (trace.text or ()))
-    assert "add a beam" in tab.beam_figure(None).layout.title.text
+    assert entropy.layout.meta["pg_font"] == entropy.layout.font.size      # projector mode scales from it
+    view = tab.beam_view(comparison)
+    tree = view[view.index("pg-beam-tree"):]
+    assert tree.count("pg-beam-chip pg-beam-") == 3 and tree.count("pg-beam-stub") == 1   # prompt, 2 chips, 1 stub
+    assert XSS not in view and "&lt;img src=x onerror=alert(1)&gt;" in view and "&amp;lt;" not in view
+    assert "returned 2 tokens" in view and "Choose beam" in tab.beam_view(None)
+
+
+def test_plot_labels_escape_markup_once_and_keep_quotes():
+    assert tab.plot_text('say "hi" <b>') == 'say "hi" &lt;b&gt;'
+    figure = tab.entropy_figure(hand_made())
+    assert list(figure.data[0].text) == ["&lt;img src=x onerror=alert(1)&gt;", "\nb"]
 
 
 def test_samples_panel_escapes_and_reports_measures():
@@ -109,12 +117,48 @@ def test_streaming_handler_yields_tokens_then_the_final_views(tiny):
     slots = ["greedy", 1.0, 50, 0.9, 2, "beam", 1.0, 50, 0.9, 2, "top_k", 1.0, 5, 0.9, 2]
     updates = list(tab.run_stream("The cat", tiny, False, 3, 0, *slots, progress=lambda *a, **k: None))
     assert len(updates) >= 4
-    state, html, *_ = updates[0]
+    state, html, _, beam, *_ = updates[0]
     assert isinstance(state, Comparison) and not state.done and 'class="pg-tok"' in html
-    final_state, _, _, beam_figure, step_update, which_update, raw = updates[-1]
+    assert "waiting: beam search runs after the sampling rows" in html and "nan" not in html
+    assert "runs after the sampling rows" in beam
+    assert any("searching with 2 beams" in update[1] for update in updates)
+    final_state, _, _, beam_html, step_update, which_update, raw = updates[-1]
     assert final_state.done and raw == final_state.prompt.text
-    assert any(trace.name == "kept" for trace in beam_figure.data)
+    assert "pg-beam-tree" in beam_html and "pg-beam-kept" in beam_html
     assert which_update["choices"][1] == ("2. beam ×2", 1)
+
+
+def test_a_stopped_run_says_so_and_keeps_its_tokens():
+    running = hand_made(done=False)
+    greedy, beam = parse_strategies([{"name": "greedy"}, {"name": "beam", "num_beams": 3}])
+    sampled = running.results[0]
+    partial = StrategyResult(greedy, sampled.token_ids, sampled.tokens, sampled.token_logprobs, sampled.entropies,
+                             sampled.steps, sampled.text, "running")
+    waiting = StrategyResult(beam, (), (), (), (), (), "", "waiting")
+    comparison = Comparison("tiny", running.prompt, 0, 40, (partial, waiting), False, 1.0)
+    live = tab.render_outputs(comparison)
+    assert "2 tokens so far, generating" in live and "waiting: beam search runs after the sampling rows" in live
+    stopped = tab.render_outputs(comparison, stopped=True)
+    assert "stopped after 2 tokens" in stopped and "stopped before beam search ran" in stopped
+    assert "generating" not in stopped and "running" not in stopped and "nan" not in stopped
+    assert stopped.count('class="pg-tok"') == 2                              # what was generated stays
+    assert "stopped before beam search finished" in tab.beam_view(comparison, stopped=True)
+    html, beam_html, _, _, step_html = tab.show_stopped(comparison)
+    assert "stopped after 2 tokens" in html and "stopped" in beam_html and "pg-samp-steptable" in step_html
+    assert "stopped" not in tab.render_outputs(hand_made(done=True), stopped=True)   # a finished run is not "stopped"
+
+
+@pytest.mark.parametrize("name", [tab.OFF, *STRATEGY_NAMES])
+def test_a_column_shows_exactly_the_sliders_its_strategy_reads(name):
+    base = [name, 1.0, 50, 0.5, 3]
+    shown = [props["visible"] for props in tab.slot_props(name)]
+    for position, visible in enumerate(shown, start=1):
+        changed = list(base)
+        changed[position] = {1: 0.7, 2: 7, 3: 0.25, 4: 5}[position]
+        assert (tab.slot_to_strategy(*changed) != tab.slot_to_strategy(*base)) == visible, (name, position)
+    info, *sliders = tab.slot_updates(name)
+    assert info["info"] == tab.ABOUT[name] and [s["visible"] for s in sliders] == shown
+    assert all("value" not in update for update in (info, *sliders))          # a lesson's values stay
 
 
 def _luminance(css: str) -> float:
