@@ -146,7 +146,7 @@ def render_tokens(result: StrategyResult) -> str:
     return "".join(spans)
 
 
-def card_status(result: StrategyResult, stopped: bool) -> tuple[str, str]:
+def card_status(result: StrategyResult, stopped: bool, max_new_tokens: int) -> tuple[str, str]:
     """What a column says about its run (a line of text) and, when it has no tokens, what stands in for them."""
     n = len(result.token_ids)
     mean = f", mean log p {sum(result.token_logprobs) / n:.2f}" if n else ""
@@ -160,8 +160,8 @@ def card_status(result: StrategyResult, stopped: bool) -> tuple[str, str]:
     if result.ended_by == "running" and result.strategy.name == "beam":
         if stopped:
             return "stopped during beam search", "Stopped: beam search gives its text only when it is done."
-        return (f"searching with {beams} beams…",
-                "model.generate is searching; the progress bar above the page shows its step.")
+        return (f"searching with {beams} beams: step {result.searched} of at most {max_new_tokens}…",
+                "model.generate is searching; the text and the tree appear when it is done.")
     if result.ended_by == "running":
         return (f"stopped after {n} tokens{mean}" if stopped else f"{n} tokens so far, generating…{mean}"), ""
     return f"{n} tokens, ended by {result.ended_by}{mean}", ""
@@ -175,7 +175,7 @@ def render_outputs(comparison: Comparison | None, stopped: bool = False) -> str:
     stopped = stopped and not comparison.done
     cards = []
     for index, result in enumerate(comparison.results):
-        status, placeholder = card_status(result, stopped)
+        status, placeholder = card_status(result, stopped, comparison.max_new_tokens)
         body = render_tokens(result) or f"<span class='pg-samp-wait'>{escape(placeholder)}</span>"
         cards.append(
             f'<div class="pg-samp-card" data-strategy="{index}" style="border-top-color:{COLOURS[index % 8]}">'
@@ -281,8 +281,11 @@ def beam_view(comparison: Comparison | None, stopped: bool = False) -> str:
     for result in beams:
         label = escape(result.strategy.label())
         if result.beam_tree is None or not result.beam_tree.nodes:
-            text = ("stopped before beam search finished." if stopped and not comparison.done else
-                    "beam search runs after the sampling rows; its tree appears here when it is done.")
+            if stopped and not comparison.done:
+                text = ("stopped before beam search ran." if result.ended_by == "waiting" else
+                        "stopped during beam search, which gives its tree only when it is done.")
+            else:
+                text = "beam search runs after the sampling rows; its tree appears here when it is done."
             parts.append(message(f"{result.strategy.label()}: {text}"))
             continue
         n = len(result.token_ids)
@@ -337,16 +340,14 @@ def generate(prompt: str, model: str, strategies: list[dict], max_new_tokens: in
 @gpu_task
 @friendly_errors
 def run_stream(prompt, model, chat, max_new_tokens, seed, *slot_values, progress=gr.Progress(track_tqdm=True)):
+    """Stream snapshots into (state, outputs, entropy plot, beam tree, raw prompt); `finish_run` follows."""
     slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
     strategies = slots_to_strategies(*slots)
-    comparison = None
+    yield None, gr.skip(), gr.skip(), gr.skip(), gr.skip()      # a run that fails leaves no stale snapshot
     for comparison in stream_comparison(model, prompt, strategies, max_new_tokens, seed, chat,
                                         progress_callback(progress)):
-        yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_view(comparison), gr.skip(),
-               gr.skip(), comparison.prompt.text)
-    step_update, which_update, _ = inspector_updates(comparison)
-    yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_view(comparison),
-           step_update, which_update, comparison.prompt.text)
+        yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_view(comparison),
+               comparison.prompt.text)
 
 
 def inspector_updates(comparison: Comparison | None):
@@ -359,11 +360,14 @@ def inspector_updates(comparison: Comparison | None):
             render_step(comparison, 0, 0))
 
 
-def show_stopped(comparison: Comparison | None):
-    """After Stop: the columns say where each run stopped, and the partial run opens in the step inspector."""
+def finish_run(comparison: Comparison | None):
+    """After a run ends or is stopped (the page calls this once Stop's cancel has gone through, so no late
+    snapshot overwrites it): a stopped run's columns say where they stopped, and the run, whole or partial,
+    opens in the step inspector."""
     if comparison is None:
-        return gr.skip(), gr.skip(), *inspector_updates(None)
-    return render_outputs(comparison, stopped=True), beam_view(comparison, stopped=True), *inspector_updates(comparison)
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    stopped = not comparison.done
+    return render_outputs(comparison, stopped), beam_view(comparison, stopped), *inspector_updates(comparison)
 
 
 def show_step(comparison, index, step):
@@ -477,13 +481,12 @@ def build() -> Controls:
     examples = gr.Examples(EXAMPLES, [prompt, model, chat], elem_id="samp-examples")
 
     event = run.click(run_stream, [prompt, model, chat, max_new, seed, *slot_inputs],
-                      [state, outputs_html, entropy_plot, beam_html, step, which, raw_prompt],
+                      [state, outputs_html, entropy_plot, beam_html, raw_prompt],
                       api_visibility="private", concurrency_id="sampling")
-    event.then(show_step, [state, which, step], step_html, api_visibility="private")
-    # Stopping keeps what was streamed so far (the state holds the last snapshot), says so, and opens it in the
-    # inspector.
-    stop.click(show_stopped, state, [outputs_html, beam_html, step, which, step_html], cancels=[event],
-               api_visibility="private")
+    # Gradio runs `then` after a run ends, fails or is cancelled (after the cancel request has returned):
+    # Stop keeps what was streamed so far (the state holds the last snapshot) and says so.
+    event.then(finish_run, state, [outputs_html, beam_html, step, which, step_html], api_visibility="private")
+    stop.click(None, None, None, cancels=[event], api_visibility="private", queue=False)
     # An example sets the inputs, then runs them, as a lesson's Try this does.
     examples.load_input_event.then(None, None, None, js=click_js(json.dumps(run.elem_id)), api_visibility="private")
     step.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")

@@ -116,16 +116,18 @@ def test_generate_api_on_a_tiny_model(tiny):
 def test_streaming_handler_yields_tokens_then_the_final_views(tiny):
     slots = ["greedy", 1.0, 50, 0.9, 2, "beam", 1.0, 50, 0.9, 2, "top_k", 1.0, 5, 0.9, 2]
     updates = list(tab.run_stream("The cat", tiny, False, 3, 0, *slots, progress=lambda *a, **k: None))
-    assert len(updates) >= 4
-    state, html, _, beam, *_ = updates[0]
+    assert len(updates) >= 5 and updates[0][0] is None                    # the state is cleared first
+    state, html, _, beam, _ = updates[1]
     assert isinstance(state, Comparison) and not state.done and 'class="pg-tok"' in html
     assert "waiting: beam search runs after the sampling rows" in html and "nan" not in html
     assert "runs after the sampling rows" in beam
-    assert any("searching with 2 beams" in update[1] for update in updates)
-    final_state, _, _, beam_html, step_update, which_update, raw = updates[-1]
+    assert any("searching with 2 beams" in update[1] for update in updates[1:])
+    final_state, _, _, beam_html, raw = updates[-1]
     assert final_state.done and raw == final_state.prompt.text
     assert "pg-beam-tree" in beam_html and "pg-beam-kept" in beam_html
-    assert which_update["choices"][1] == ("2. beam ×2", 1)
+    html, _, step_update, which_update, step_html = tab.finish_run(final_state)
+    assert which_update["choices"][1] == ("2. beam ×2", 1) and "pg-samp-steptable" in step_html
+    assert "stopped" not in html
 
 
 def test_a_stopped_run_says_so_and_keeps_its_tokens():
@@ -142,10 +144,12 @@ def test_a_stopped_run_says_so_and_keeps_its_tokens():
     assert "stopped after 2 tokens" in stopped and "stopped before beam search ran" in stopped
     assert "generating" not in stopped and "running" not in stopped and "nan" not in stopped
     assert stopped.count('class="pg-tok"') == 2                              # what was generated stays
-    assert "stopped before beam search finished" in tab.beam_view(comparison, stopped=True)
-    html, beam_html, _, _, step_html = tab.show_stopped(comparison)
+    assert "stopped before beam search ran" in tab.beam_view(comparison, stopped=True)
+    html, beam_html, _, _, step_html = tab.finish_run(comparison)
     assert "stopped after 2 tokens" in html and "stopped" in beam_html and "pg-samp-steptable" in step_html
     assert "stopped" not in tab.render_outputs(hand_made(done=True), stopped=True)   # a finished run is not "stopped"
+    assert "stopped" not in tab.finish_run(hand_made(done=True))[0]
+    assert tab.finish_run(None)[0] == gr.skip()                              # a failed run: nothing to show
 
 
 @pytest.mark.parametrize("name", [tab.OFF, *STRATEGY_NAMES])
