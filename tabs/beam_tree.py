@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import math
 
-from playground.beam_layout import ROOT, BeamLayout, layout_beam_tree
+from playground.beam_layout import BeamLayout, layout_beam_tree
 from playground.sampling import BeamNode, BeamTree
 from tabs.common import escape
 
-__all__ = ["render_tree", "chip_text"]
+__all__ = ["render_tree", "legend", "chip_text"]
 
 LANE = 24          # SVG units per lane (the CSS draws a lane 2.4em high: 1 unit = 0.1em)
 LINK = 16          # SVG units between two columns (1.6em)
@@ -31,12 +31,15 @@ STUB = 9           # SVG units: the length of a pruned candidate's stub
 
 
 def chip_text(token: str) -> str:
-    """A token as its chip shows it, before escaping: newlines and tabs visible, long tokens cut.
+    """A token as its chip shows it, before escaping: newlines and tabs visible, a token of spaces shown as
+    ␣ (an empty chip would say nothing), long tokens cut.
 
-    >>> chip_text(" sea"), chip_text("\\n\\n"), chip_text("a" * 20)
-    (' sea', '↵↵', 'aaaaaaaaaaaaa…')
+    >>> chip_text(" sea"), chip_text("\\n\\n"), chip_text("  "), chip_text("a" * 20)
+    (' sea', '↵↵', '␣␣', 'aaaaaaaaaaaaa…')
     """
     text = token.replace("\n", "↵").replace("\t", "→").replace("\r", "␍")
+    if text and not text.strip(" "):
+        text = "␣" * len(text)
     return text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…"
 
 

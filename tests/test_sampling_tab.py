@@ -1,4 +1,5 @@
-"""tabs.sampling: strategy controls to API dicts, HTML and figures from hand-made results, the generate API."""
+"""tabs.sampling and tabs.sampling_views: strategy controls to API dicts, HTML and figures from hand-made
+results, the handlers, the generate API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playground.sampling import (STRATEGY_NAMES, BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult,
                                  TokenStep, parse_strategies, diversity, SampleStats)
 from tabs import sampling as tab
+from tabs import sampling_views as views
 from tests.sampling_fixtures import tiny  # noqa: F401  (fixture)
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -53,41 +55,41 @@ def test_slots_become_api_strategies():
 
 
 def test_outputs_are_escaped_and_coloured_by_probability():
-    html = tab.render_outputs(hand_made())
+    html = views.render_outputs(hand_made())
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count('class="pg-tok"') == 4
-    assert tab.probability_colour(0.9) in html and "↵<br>b" in html
+    assert views.probability_colour(0.9) in html and "↵<br>b" in html
     assert "ended by length" in html and "ended by end token" in html and "nan" not in html
-    assert "generating" in tab.render_outputs(hand_made(done=False))
+    assert "generating" in views.render_outputs(hand_made(done=False))
     assert "pg-tok" in html[html.index("near certain") - 120:html.index("near certain")]   # dark text in both themes
 
 
 def test_step_view_shows_each_stage_and_the_removed_tokens():
     comparison = hand_made()
-    html = tab.render_step(comparison, 0, 0)
+    html = views.render_step(comparison, 0, 0)
     assert XSS not in html and "&lt;img" in html
     assert "after top-k" in html and "98 removed" in html and "after temperature" in html
     assert html.count("removed</td>") == 1 and "◀ chosen" in html
-    assert "step 1 of 1" in tab.render_step(comparison, 0, 5)        # clamped to the last step
-    assert "no steps yet" in tab.render_step(comparison, 1, 0)
-    assert "Generate first" in tab.render_step(None, 0, 0)
+    assert "step 1 of 1" in views.render_step(comparison, 0, 5)        # clamped to the last step
+    assert "no steps yet" in views.render_step(comparison, 1, 0)
+    assert "Generate first" in views.render_step(None, 0, 0)
 
 
 def test_figures_and_beam_view_from_data():
     comparison = hand_made()
-    entropy = tab.entropy_figure(comparison)
+    entropy = views.entropy_figure(comparison)
     assert len(entropy.data) == 2 and list(entropy.data[0].y) == [1.2, 0.3]
     assert entropy.layout.meta["pg_font"] == entropy.layout.font.size      # projector mode scales from it
-    view = tab.beam_view(comparison)
+    view = views.beam_view(comparison)
     tree = view[view.index("pg-beam-tree"):]
     assert tree.count("pg-beam-chip pg-beam-") == 3 and tree.count("pg-beam-stub") == 1   # prompt, 2 chips, 1 stub
     assert XSS not in view and "&lt;img src=x onerror=alert(1)&gt;" in view and "&amp;lt;" not in view
-    assert "returned 2 tokens" in view and "Choose beam" in tab.beam_view(None)
+    assert "returned 2 tokens" in view and "Choose beam" in views.beam_view(None)
 
 
 def test_plot_labels_escape_markup_once_and_keep_quotes():
-    assert tab.plot_text('say "hi" <b>') == 'say "hi" &lt;b&gt;'
-    figure = tab.entropy_figure(hand_made())
+    assert views.plot_text('say "hi" <b>') == 'say "hi" &lt;b&gt;'
+    figure = views.entropy_figure(hand_made())
     assert list(figure.data[0].text) == ["&lt;img src=x onerror=alert(1)&gt;", "\nb"]
 
 
@@ -95,9 +97,9 @@ def test_samples_panel_escapes_and_reports_measures():
     strategy = parse_strategies(["greedy"])[0]
     d1, d2, rep = diversity([[1, 2, 3]])
     stats = [SampleStats(strategy, ((1, 2, 3),), (XSS,), d1, d2, rep, -1.0, 2.718, ((XSS, 1),), "deterministic")]
-    html = tab.render_samples(stats)
+    html = views.render_samples(stats)
     assert XSS not in html and "&lt;img" in html and "2.7" in html and "distinct-2" in html
-    figure = tab.first_token_figure(stats)
+    figure = views.first_token_figure(stats)
     assert XSS not in str(figure.data[0].x)
 
 
@@ -138,16 +140,16 @@ def test_a_stopped_run_says_so_and_keeps_its_tokens():
                              sampled.steps, sampled.text, "running")
     waiting = StrategyResult(beam, (), (), (), (), (), "", "waiting")
     comparison = Comparison("tiny", running.prompt, 0, 40, (partial, waiting), False, 1.0)
-    live = tab.render_outputs(comparison)
+    live = views.render_outputs(comparison)
     assert "2 tokens so far, generating" in live and "waiting: beam search runs after the sampling rows" in live
-    stopped = tab.render_outputs(comparison, stopped=True)
+    stopped = views.render_outputs(comparison, stopped=True)
     assert "stopped after 2 tokens" in stopped and "stopped before beam search ran" in stopped
     assert "generating" not in stopped and "running" not in stopped and "nan" not in stopped
     assert stopped.count('class="pg-tok"') == 2                              # what was generated stays
-    assert "stopped before beam search ran" in tab.beam_view(comparison, stopped=True)
+    assert "stopped before beam search ran" in views.beam_view(comparison, stopped=True)
     html, beam_html, _, _, step_html = tab.finish_run(comparison)
     assert "stopped after 2 tokens" in html and "stopped" in beam_html and "pg-samp-steptable" in step_html
-    assert "stopped" not in tab.render_outputs(hand_made(done=True), stopped=True)   # a finished run is not "stopped"
+    assert "stopped" not in views.render_outputs(hand_made(done=True), stopped=True)   # a finished run is not "stopped"
     assert "stopped" not in tab.finish_run(hand_made(done=True))[0]
     assert tab.finish_run(None)[0] == gr.skip()                              # a failed run: nothing to show
 
@@ -173,6 +175,6 @@ def _luminance(css: str) -> float:
 
 
 def test_probability_colours_keep_their_order_in_grayscale_and_black_text_stays_readable():
-    shades = [_luminance(tab.probability_colour(p)) for p in np.linspace(0, 1, 21)]
+    shades = [_luminance(views.probability_colour(p)) for p in np.linspace(0, 1, 21)]
     assert all(a < b for a, b in zip(shades, shades[1:]))
     assert min((s + 0.05) / 0.05 for s in shades) >= 4.5  # WCAG AA against black text
