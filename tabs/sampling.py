@@ -177,7 +177,8 @@ if (!window.pgSampPlotScale) {
     if (!window.Plotly || !meta || !meta.pg_font) return;
     const factor = document.body.classList.contains("pg-projector") ? %s : 1;
     if (plot.layout.font && plot.layout.font.size === meta.pg_font * factor) return;
-    window.Plotly.relayout(plot, {"font.size": meta.pg_font * factor, "height": meta.pg_height * factor});
+    window.Plotly.relayout(plot, {"font.size": meta.pg_font * factor, "height": meta.pg_height * factor,
+                                  "margin.t": meta.pg_top * factor});
   };
   const all = () => document.querySelectorAll("#samp-entropy .js-plotly-plot, #samp-first .js-plotly-plot")
     .forEach(scale);
@@ -239,7 +240,7 @@ def build() -> Controls:
         stop = gr.Button("Stop", variant="stop", elem_id="samp-stop")
     state = gr.State(None)
     outputs_html = gr.HTML(render_outputs(None), elem_id="samp-outputs", js_on_load=PLOT_SCALE_JS)
-    entropy_plot = gr.Plot(label="Entropy per step", elem_id="samp-entropy")
+    entropy_plot = gr.Plot(label="Entropy per step", show_label=False, elem_id="samp-entropy")  # the figure has a title
     with gr.Accordion("The prompt the model reads", open=False):
         raw_prompt = gr.Textbox(label="Raw prompt (chat template applied when used)", lines=4, interactive=False,
                                 elem_id="samp-raw-prompt")
@@ -256,7 +257,7 @@ def build() -> Controls:
             n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample", elem_id="samp-tokens")
             draw = gr.Button("Draw samples", elem_id="samp-draw")
         stats_html = gr.HTML(elem_id="samp-stats")
-        first_plot = gr.Plot(label="First tokens", elem_id="samp-first")
+        first_plot = gr.Plot(label="First tokens", show_label=False, elem_id="samp-first")
     with gr.Accordion("Strategies as the API takes them", open=False):
         spec_json = gr.JSON(slots_to_strategies(*SLOT_DEFAULTS), elem_id="samp-spec")
     examples = gr.Examples(EXAMPLES, [prompt, model, chat], elem_id="samp-examples")

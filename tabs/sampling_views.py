@@ -106,9 +106,10 @@ def render_outputs(comparison: Comparison | None, stopped: bool = False) -> str:
 PLOT_FONT = 13   # px; projector mode scales Plotly's fonts and heights from layout.meta (PLOT_SCALE_JS)
 
 
-def plot_layout(figure: go.Figure, height: int, **layout: Any) -> go.Figure:
-    figure.update_layout(height=height, font={"size": PLOT_FONT}, meta={"pg_font": PLOT_FONT, "pg_height": height},
-                         **layout)
+def plot_layout(figure: go.Figure, height: int, top: int = 40, **layout: Any) -> go.Figure:
+    """Sizes the page's projector mode scales (font, height and the top margin that holds the title)."""
+    figure.update_layout(height=height, font={"size": PLOT_FONT}, margin={"l": 50, "r": 10, "t": top, "b": 50},
+                         meta={"pg_font": PLOT_FONT, "pg_height": height, "pg_top": top}, **layout)
     return figure
 
 
@@ -122,7 +123,7 @@ def entropy_figure(comparison: Comparison | None) -> go.Figure:
                     name=result.strategy.label(), line={"color": COLOURS[index % 8], "dash": DASHES[index % 4]},
                     text=[plot_text(t) for t in result.tokens], hovertemplate="step %{x}: %{text}<br>%{y:.2f} nats"))
     return plot_layout(figure, 280, title="Entropy of the model's next-token distribution", xaxis_title="step",
-                       yaxis_title="entropy (nats)", margin={"l": 50, "r": 10, "t": 40, "b": 40})
+                       yaxis_title="entropy (nats)")
 
 
 def render_step(comparison: Comparison | None, index: int, step: int) -> str:
@@ -233,4 +234,4 @@ def first_token_figure(stats: Sequence[SampleStats]) -> go.Figure:
         figure.add_trace(go.Bar(x=[plot_text(repr(t)) for t in tokens], y=[c for _, c in s.first_tokens],
                                 name=s.strategy.label(), marker={"color": COLOURS[index % 8]}))
     return plot_layout(figure, 300, title="First token chosen, over the samples", barmode="group",
-                       yaxis_title="samples", margin={"l": 50, "r": 10, "t": 40, "b": 60})
+                       yaxis_title="samples")
