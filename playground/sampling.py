@@ -20,13 +20,15 @@ Numbered steps of one comparison (`stream_comparison`):
     1. validate strategies, prompt and sizes (ValueError naming the argument and the fix);
     2. build the prompt (chat template for chat models) and check it fits the context window;
     3. run every sampling strategy in one batched loop, yielding a snapshot per step (tokens stream);
-    4. run each beam search through `model.generate`, recording its tree.
+    4. run each beam search through `model.generate`, recording its tree (a snapshot every half second says
+       how far it has got).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -291,8 +293,10 @@ class StrategyResult:
     entropies: tuple[float, ...]
     steps: tuple[TokenStep, ...]
     text: str                        # decoded without special tokens
-    ended_by: str                    # "end token", "length" or "running"
+    ended_by: str                    # "end token", "length", "running", or "waiting" (a beam search whose turn
+                                     # has not come: beam searches run after the sampling loop, one at a time)
     beam_tree: BeamTree | None = None
+    searched: int = 0                # a beam search that is running: the steps it has taken so far
 
     def to_dict(self, details: bool = True) -> dict:
         out = {
@@ -589,12 +593,14 @@ def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Sta
 
 
 def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_tokens: int,
-                top: int = TOP_CANDIDATES) -> StrategyResult:
+                top: int = TOP_CANDIDATES, progress: Progress = _quiet,
+                stop: threading.Event | None = None) -> StrategyResult:
     """4. Beam search through `model.generate(num_beams=n, do_sample=False)`, so the output is generate's own;
     a recording logits processor sees every running beam's log-probabilities, from which the tree of kept,
-    finished and pruned candidates is rebuilt."""
+    finished and pruned candidates is rebuilt. It also reports each step to `progress` (generate yields nothing
+    until it is done), and ends early once `stop` is set (its result is then incomplete)."""
     import torch
-    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
     width = max(2 * num_beams, top)
 
@@ -609,7 +615,14 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
             self.vocab = scores.shape[-1]
             self.calls.append((input_ids[:, len(prompt_ids):].cpu().numpy(), values.float().cpu().numpy(),
                                ids.cpu().numpy(), entropy.float().cpu().numpy()))
+            progress(len(self.calls) / max_new_tokens,
+                     f"beam search ×{num_beams}: step {len(self.calls)} of at most {max_new_tokens}")
             return scores
+
+    class Stopped(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop is not None and stop.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
 
     recorder = BeamRecorder()
     model = lm.model
@@ -618,6 +631,7 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
     with torch.inference_mode():
         output = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=num_beams,
                                 max_new_tokens=max_new_tokens, logits_processor=LogitsProcessorList([recorder]),
+                                stopping_criteria=StoppingCriteriaList([Stopped()]),
                                 pad_token_id=_pad_id(model, lm.tokenizer))
     new = [int(t) for t in output[0, len(prompt_ids):].tolist()]
     for i, token in enumerate(new):
@@ -629,6 +643,35 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
     strategy = Strategy("beam", num_beams=num_beams)
     return _result(strategy, new, [s.logprob for s in steps], [s.entropy for s in steps], steps, lm.tokenizer,
                    end_tokens, done=True, max_new_tokens=max_new_tokens, beam_tree=tree)
+
+
+def beam_search_steps(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_tokens: int,
+                      poll: float = 0.5) -> Iterator[int | StrategyResult]:
+    """`beam_search` in a thread: yields the number of steps it has taken every `poll` seconds, then its result.
+    Closing the generator (Stop in the page) ends the search at its next step."""
+    steps, outcome, stop = [0], [], threading.Event()
+
+    def record(fraction: float, message: str) -> None:
+        steps[0] = round(fraction * max_new_tokens)
+
+    def search() -> None:
+        try:
+            outcome.append(beam_search(lm, prompt_ids, num_beams, max_new_tokens, progress=record, stop=stop))
+        except Exception as error:       # raised again in the caller's thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=search, name="beam-search", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(poll)
+            if worker.is_alive():
+                yield steps[0]
+    finally:
+        stop.set()
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    yield outcome[0]
 
 
 def _pad_id(model: Any, tokenizer: Any) -> int | None:
@@ -782,12 +825,15 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
     steps: list[list[TokenStep]] = [[] for _ in rows]
     pieces = [TokenPieces(tokenizer) for _ in rows]
     beams: dict[int, StrategyResult] = {}
+    searching, searched = -1, 0      # the strategy whose beam search runs now, and its steps so far
 
     def snapshot(done: bool) -> Comparison:
         results = []
         for s, strategy in enumerate(strategies):
             if strategy.name == "beam":
-                results.append(beams.get(s) or StrategyResult(strategy, (), (), (), (), (), "", "running"))
+                waiting = StrategyResult(strategy, (), (), (), (), (), "", "running" if s == searching else "waiting",
+                                         searched=searched if s == searching else 0)
+                results.append(beams.get(s) or waiting)
             else:
                 r = row_of[s]
                 results.append(_result(strategy, ids[r], logprobs[r], entropies[r], steps[r], tokenizer,
@@ -807,8 +853,14 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         yield snapshot(False)
     for s, strategy in enumerate(strategies):
         if strategy.name == "beam":
-            beams[s] = beam_search(lm, built.token_ids, strategy.num_beams, max_new_tokens)
-            yield snapshot(False)
+            searching, searched = s, 0
+            yield snapshot(False)       # says which beam search is running while generate works
+            for update in beam_search_steps(lm, built.token_ids, strategy.num_beams, max_new_tokens):
+                if isinstance(update, StrategyResult):
+                    beams[s] = update
+                else:
+                    searched = update
+                yield snapshot(False)
     yield snapshot(True)
 
 

@@ -1,28 +1,30 @@
 """The Sampling tab: decoding strategies side by side on one prompt, streamed token by token.
 
 The handlers turn the strategy controls into the API's strategy dicts, call playground.sampling and
-format what comes back: coloured text, an entropy plot, a step inspector, a beam tree, many-samples
-statistics. Every piece of model or user text goes through `escape`.
+format what comes back (tabs/sampling_views.py): coloured text, an entropy plot, a step inspector, a beam
+tree, many-samples statistics. A strategy column shows only the sliders its strategy reads (`USES`).
 
     >>> slots_to_strategies(["greedy", 1.0, 50, 0.9, 4], ["top_p", 0.8, 50, 0.9, 4])
     [{'name': 'greedy'}, {'name': 'top_p', 'temperature': 0.8, 'p': 0.9}]
+    >>> USES["top_p"]                     # the sliders of a top-p column
+    ('temperature', 'p')
 """
 
 from __future__ import annotations
 
-import math
+import json
 from typing import Any, Sequence
 
 import gradio as gr
-import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 
 from playground import public
 from playground.registry import DEFAULT_DECODER
-from playground.sampling import (MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, SampleStats, StrategyResult,
-                                 compare, many_samples, stream_comparison)
 from playground.gpu import gpu_task
-from tabs.common import DECODERS, Controls, escape, friendly_errors, progress_callback
+from playground.sampling import MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, compare, many_samples, stream_comparison
+from tabs.common import DECODERS, Controls, friendly_errors, progress_callback
+from tabs.sampling_views import (beam_view, entropy_figure, first_token_figure, render_outputs, render_samples,
+                                 render_step)
+from tabs.share import click_js
 
 OFF = "off"
 SLOT_DEFAULTS = [  # name, temperature, k, p, beams
@@ -33,14 +35,28 @@ SLOT_DEFAULTS = [  # name, temperature, k, p, beams
     ("min_p", 1.0, 50, 0.1, 3),
 ]
 SLOT_KEYS = ("strategy", "temperature", "k", "p", "beams")  # link / lesson keys of a column: strategy1, k1, ...
+# The sliders each strategy reads (slot_to_strategy); a column shows only these.
+USES: dict[str, tuple[str, ...]] = {
+    OFF: (), "greedy": (), "beam": ("beams",), "top_k": ("temperature", "k"), "top_p": ("temperature", "p"),
+    "temperature": ("temperature",), "min_p": ("temperature", "p"), "typical": ("temperature", "p"),
+}
+P_LABELS = {"top_p": "p (top-p)", "min_p": "min-p (share of the top token's probability)", "typical": "typical mass"}
+ABOUT = {  # one line under each strategy's name
+    OFF: "This column is not used.",
+    "greedy": "Always the single most likely token: no parameters, no randomness.",
+    "beam": "Keeps the n most likely partial texts (beams) and returns the best.",
+    "top_k": "Samples among the k most likely tokens.",
+    "top_p": "Samples among the smallest set of likely tokens whose probabilities add up to p.",
+    "temperature": "Samples from the whole distribution, sharpened (T < 1) or flattened (T > 1).",
+    "min_p": "Samples among tokens at least min-p times as likely as the top token.",
+    "typical": "Samples among the tokens whose surprise is closest to the average surprise.",
+}
 DEFAULT_PROMPT = "Write one sentence about the sea."
 EXAMPLES = [
     ["Write one sentence about the sea.", DEFAULT_DECODER, True],
     ["The capital of France is", "gemma-3-270m", False],
     ["Give me three names for a cat.", DEFAULT_DECODER, True],
 ]
-DASHES = ["solid", "dash", "dot", "dashdot"]  # lines stay apart without colour
-COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,197 +87,22 @@ def slots_to_strategies(*slots: Sequence[Any]) -> list[dict]:
     return [spec for spec in (slot_to_strategy(*slot) for slot in slots) if spec is not None]
 
 
-# ---------------------------------------------------------------------------------------------
-# Formatting
+def slot_props(name: str) -> list[dict]:
+    """Properties of a column's temperature, k, p and beams sliders for a strategy: only those it reads are
+    visible, and the p slider says what p means for it.
+
+    >>> [props["visible"] for props in slot_props("top_k")], slot_props("min_p")[2]["label"]
+    ([True, True, False, False], "min-p (share of the top token's probability)")
+    """
+    uses = USES.get(name, ())
+    props = [{"visible": key in uses} for key in SLOT_KEYS[1:]]
+    props[2]["label"] = P_LABELS.get(name, "p")
+    return props
 
 
-def probability_colour(p: float) -> str:
-    """The upper half of Viridis: darker teal for unlikely tokens to light yellow for near-certain ones.
-    Its lightness rises with p, so the order survives grayscale and colour-blindness; black text stays
-    readable on every shade (contrast above 5:1)."""
-    return sample_colorscale("Viridis", [0.5 + 0.5 * max(0.0, min(1.0, p))])[0]
-
-
-def token_text(token: str) -> str:
-    """A token as shown: escaped, newlines visible."""
-    return escape(token).replace("\n", "↵<br>")
-
-
-def render_tokens(result: StrategyResult) -> str:
-    spans = []
-    for i, (token, logprob) in enumerate(zip(result.tokens, result.token_logprobs)):
-        p = math.exp(logprob) if math.isfinite(logprob) else 0.0
-        entropy = result.entropies[i] if i < len(result.entropies) else float("nan")
-        spans.append(f'<span class="pg-tok" data-step="{i}" style="background:{probability_colour(p)}" '
-                     f'title="step {i}: p={p:.3f}, entropy {entropy:.2f} nats">{token_text(token)}</span>')
-    return "".join(spans)
-
-
-def render_outputs(comparison: Comparison | None) -> str:
-    if comparison is None:
-        return "<div class='pg-samp-empty'>Press Generate to compare the strategies.</div>"
-    cards = []
-    for index, result in enumerate(comparison.results):
-        status = "running…" if result.ended_by == "running" else f"ended by {result.ended_by}"
-        mean = (sum(result.token_logprobs) / len(result.token_logprobs)) if result.token_logprobs else float("nan")
-        body = render_tokens(result) or "<i>waiting…</i>"
-        cards.append(
-            f'<div class="pg-samp-card" data-strategy="{index}" style="flex:1 1 220px;min-width:220px;'
-            f'border:1px solid #ccc;border-radius:8px;padding:8px;border-top:4px solid {COLOURS[index % 8]}">'
-            f'<div class="pg-samp-label"><b>{escape(result.strategy.label())}</b></div>'
-            f'<div class="pg-samp-meta" style="font-size:0.85em;color:#666">{len(result.token_ids)} tokens, '
-            f'{escape(status)}, mean log p {mean:.2f}</div>'
-            f'<div class="pg-samp-text" style="white-space:pre-wrap;line-height:1.7;margin-top:6px">{body}</div>'
-            '</div>')
-    legend = ("<div style='font-size:0.85em;margin-top:6px'>Colour = probability the model gave each token: "
-              f"<span style='background:{probability_colour(0.05)}'>&nbsp;unlikely&nbsp;</span> "
-              f"<span style='background:{probability_colour(0.5)}'>&nbsp;even&nbsp;</span> "
-              f"<span style='background:{probability_colour(0.95)}'>&nbsp;near certain&nbsp;</span>. "
-              f"Seed {comparison.seed}, {comparison.seconds:.1f} s"
-              f"{'' if comparison.done else ', generating…'}</div>")
-    note = f"<div class='pg-samp-note'>{escape(comparison.prompt.note)}</div>" if comparison.prompt.note else ""
-    return f"{note}<div id='pg-samp-cards' style='display:flex;gap:8px;flex-wrap:wrap'>{''.join(cards)}</div>{legend}"
-
-
-def entropy_figure(comparison: Comparison | None) -> go.Figure:
-    figure = go.Figure()
-    if comparison is not None:
-        for index, result in enumerate(comparison.results):
-            if result.entropies:
-                figure.add_trace(go.Scatter(
-                    x=list(range(len(result.entropies))), y=list(result.entropies), mode="lines+markers",
-                    name=result.strategy.label(), line={"color": COLOURS[index % 8], "dash": DASHES[index % 4]},
-                    text=[escape(t) for t in result.tokens], hovertemplate="step %{x}: %{text}<br>%{y:.2f} nats"))
-    figure.update_layout(title="Entropy of the model's next-token distribution", xaxis_title="step",
-                         yaxis_title="entropy (nats)", height=280, margin={"l": 50, "r": 10, "t": 40, "b": 40})
-    return figure
-
-
-def render_step(comparison: Comparison | None, index: int, step: int) -> str:
-    """The candidates of one step, as a table: one column per stage, in the order they apply."""
-    if comparison is None or not comparison.results:
-        return "<div class='pg-samp-empty'>Generate first, then walk through the steps.</div>"
-    index = max(0, min(int(index), len(comparison.results) - 1))
-    result = comparison.results[index]
-    if not result.steps:
-        return f"<div>{escape(result.strategy.label())}: no steps yet.</div>"
-    step = max(0, min(int(step), len(result.steps) - 1))
-    record = result.steps[step]
-    tokenizer_text = dict(zip(result.token_ids, result.tokens))
-    order: list[int] = []
-    for stage in record.stages:
-        tokenizer_text.update(zip((int(t) for t in stage.token_ids), stage.texts))
-        tokenizer_text.update(zip((int(t) for t in stage.removed_ids), stage.removed_texts))
-        for token_id in list(stage.token_ids) + list(stage.removed_ids):
-            if int(token_id) not in order:
-                order.append(int(token_id))
-    probs = [{int(t): float(p) for t, p in zip(stage.token_ids, stage.probs)} for stage in record.stages]
-    removed = [{int(t) for t in stage.removed_ids} for stage in record.stages]
-    model_probs = probs[0]
-    order.sort(key=lambda t: -model_probs.get(t, 0.0))
-    header = "".join(f"<th>after {escape(stage.name)}<br><small>{stage.kept:,} kept"
-                     f"{f', {stage.removed:,} removed' if stage.removed else ''}</small></th>"
-                     if stage.name != "model" else "<th>model</th>" for stage in record.stages)
-    rows = []
-    for token_id in order:
-        name = tokenizer_text.get(token_id, f"#{token_id}")
-        cells = []
-        gone = False
-        for stage_probs, stage_removed in zip(probs, removed):
-            if token_id in stage_removed or gone:
-                gone = True
-                cells.append("<td class='pg-removed' style='color:#b00;text-decoration:line-through'>removed</td>")
-            elif token_id in stage_probs:
-                p = stage_probs[token_id]
-                cells.append(f"<td><div style='background:#4a90d9;height:8px;width:{max(1, int(p * 120))}px;"
-                             f"display:inline-block'></div> {p:.3f}</td>")
-            else:
-                cells.append("<td style='color:#999'>·</td>")
-        chosen = token_id == record.token_id
-        style = " style='font-weight:bold;background:#fff3c4'" if chosen else ""
-        mark = " ◀ chosen" if chosen else ""
-        rows.append(f"<tr class='{'pg-chosen' if chosen else 'pg-cand'}'{style}><td><code>{token_text(name)}</code>"
-                    f"{mark}</td>{''.join(cells)}</tr>")
-    if record.token_id not in order:
-        rows.append(f"<tr class='pg-chosen' style='font-weight:bold;background:#fff3c4'><td><code>"
-                    f"{token_text(tokenizer_text.get(record.token_id, str(record.token_id)))}</code> ◀ chosen</td>"
-                    f"<td colspan='{len(record.stages)}'>outside the top candidates</td></tr>")
-    summary = (f"<p><b>{escape(result.strategy.label())}</b>, step {step} of {len(result.steps) - 1}: chose "
-               f"<code>{token_text(tokenizer_text.get(record.token_id, ''))}</code> with model probability "
-               f"{math.exp(record.logprob):.3f} (log p {record.logprob:.2f}), probability {math.exp(record.sample_logprob):.3f} "
-               f"in the distribution it was drawn from; entropy {record.entropy:.2f} nats.</p>")
-    return (f"{summary}<table id='pg-samp-steptable' style='border-collapse:collapse'><tr><th>token</th>{header}</tr>"
-            f"{''.join(rows)}</table>")
-
-
-def beam_figure(comparison: Comparison | None) -> go.Figure:
-    """Beam search as a tree: x = step, one row per candidate; kept beams continue, pruned ones stop."""
-    figure = go.Figure()
-    tree = next((r.beam_tree for r in comparison.results if r.beam_tree is not None), None) if comparison else None
-    if tree is None or not tree.nodes:
-        figure.update_layout(title="Beam tree (add a beam strategy)", height=200)
-        return figure
-    by_step: dict[int, list] = {}
-    for node in tree.nodes:
-        by_step.setdefault(node.step, []).append(node)
-    y_of: dict[int, float] = {}
-    for step, nodes in by_step.items():
-        for rank, node in enumerate(sorted(nodes, key=lambda n: -n.score)):
-            y_of[node.id] = -rank
-    edge_x, edge_y, out_x, out_y = [], [], [], []
-    for node in tree.nodes:
-        if node.parent >= 0:
-            xs, ys = [node.step - 1, node.step, None], [y_of[node.parent], y_of[node.id], None]
-            (out_x if node.on_output else edge_x).extend(xs)
-            (out_y if node.on_output else edge_y).extend(ys)
-    figure.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#ccc", "width": 1},
-                                hoverinfo="skip", showlegend=False))
-    figure.add_trace(go.Scatter(x=out_x, y=out_y, mode="lines", line={"color": "#d62728", "width": 3},
-                                hoverinfo="skip", name="returned sequence"))
-    # Shape as well as colour tells the statuses apart (grayscale prints, colour-blind viewers).
-    styles = {"kept": ("#2ca02c", "circle"), "finished": ("#1f77b4", "square"), "pruned": ("#bbb", "x")}
-    for status, (colour, symbol) in styles.items():
-        nodes = [n for n in tree.nodes if n.status == status]
-        figure.add_trace(go.Scatter(
-            x=[n.step for n in nodes], y=[y_of[n.id] for n in nodes], mode="markers+text", name=status,
-            marker={"color": colour, "size": 9, "symbol": symbol}, text=[escape(n.token.strip() or repr(n.token))[:12] for n in nodes],
-            textposition="top center", textfont={"size": 9},
-            customdata=[[escape(n.token), n.score, n.logprob] for n in nodes],
-            hovertemplate="%{customdata[0]}<br>score %{customdata[1]:.2f}<br>log p %{customdata[2]:.2f}<extra>"
-                          + status + "</extra>"))
-    figure.update_layout(title=f"Beam search ×{tree.num_beams}: kept, finished and pruned candidates",
-                         xaxis_title="step", yaxis={"visible": False}, height=420,
-                         margin={"l": 20, "r": 10, "t": 40, "b": 40})
-    return figure
-
-
-def render_samples(stats: Sequence[SampleStats]) -> str:
-    rows = []
-    for s in stats:
-        rows.append(f"<tr><td>{escape(s.strategy.label())}</td><td>{len(s.samples)}</td><td>{s.distinct_1:.3f}</td>"
-                    f"<td>{s.distinct_2:.3f}</td><td>{s.repetition:.3f}</td><td>{s.mean_logprob:.2f}</td>"
-                    f"<td>{s.perplexity:.1f}</td><td>{escape(s.note)}</td></tr>")
-    table = ("<table id='pg-samp-stats'><tr><th>strategy</th><th>samples</th><th>distinct-1</th><th>distinct-2</th>"
-             "<th>repetition</th><th>mean log p</th><th>perplexity</th><th></th></tr>" + "".join(rows) + "</table>")
-    lists = "".join(
-        f"<details><summary>{escape(s.strategy.label())}: the samples</summary><ol>"
-        + "".join(f"<li style='white-space:pre-wrap'>{escape(text)}</li>" for text in s.texts) + "</ol></details>"
-        for s in stats)
-    help_text = ("<p style='font-size:0.85em'>distinct-n: unique n-grams / all n-grams over the samples (higher = more "
-                 "varied). Repetition: share of token pairs that repeat an earlier pair of the same sample. Perplexity: "
-                 "exp(−mean log p) under the model.</p>")
-    return table + help_text + lists
-
-
-def first_token_figure(stats: Sequence[SampleStats]) -> go.Figure:
-    figure = go.Figure()
-    for index, s in enumerate(stats):
-        tokens = [t for t, _ in s.first_tokens]
-        figure.add_trace(go.Bar(x=[escape(repr(t)) for t in tokens], y=[c for _, c in s.first_tokens],
-                                name=s.strategy.label(), marker={"color": COLOURS[index % 8]}))
-    figure.update_layout(title="First token chosen, over the samples", barmode="group", height=300,
-                         yaxis_title="samples", margin={"l": 50, "r": 10, "t": 40, "b": 60})
-    return figure
+def slot_updates(name: str) -> list:
+    """The updates of a column when its strategy changes (values stay: a lesson or a link sets them too)."""
+    return [gr.update(info=ABOUT.get(name, "")), *(gr.update(**props) for props in slot_props(name))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,16 +120,14 @@ def generate(prompt: str, model: str, strategies: list[dict], max_new_tokens: in
 @gpu_task
 @friendly_errors
 def run_stream(prompt, model, chat, max_new_tokens, seed, *slot_values, progress=gr.Progress(track_tqdm=True)):
+    """Stream snapshots into (state, outputs, entropy plot, beam tree, raw prompt); `finish_run` follows."""
     slots = [slot_values[i:i + 5] for i in range(0, len(slot_values), 5)]
     strategies = slots_to_strategies(*slots)
-    comparison = None
+    yield None, gr.skip(), gr.skip(), gr.skip(), gr.skip()      # a run that fails leaves no stale snapshot
     for comparison in stream_comparison(model, prompt, strategies, max_new_tokens, seed, chat,
                                         progress_callback(progress)):
-        yield (comparison, render_outputs(comparison), entropy_figure(comparison), gr.skip(), gr.skip(),
-               gr.skip(), comparison.prompt.text)
-    step_update, which_update, _ = inspector_updates(comparison)
-    yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_figure(comparison),
-           step_update, which_update, comparison.prompt.text)
+        yield (comparison, render_outputs(comparison), entropy_figure(comparison), beam_view(comparison),
+               comparison.prompt.text)
 
 
 def inspector_updates(comparison: Comparison | None):
@@ -299,6 +138,16 @@ def inspector_updates(comparison: Comparison | None):
     choices = [(f"{i + 1}. {r.strategy.label()}", i) for i, r in enumerate(comparison.results)]
     return (gr.update(maximum=max(1, steps - 1), value=0), gr.update(choices=choices, value=0),
             render_step(comparison, 0, 0))
+
+
+def finish_run(comparison: Comparison | None):
+    """After a run ends or is stopped (the page calls this once Stop's cancel has gone through, so no late
+    snapshot overwrites it): a stopped run's columns say where they stopped, and the run, whole or partial,
+    opens in the step inspector."""
+    if comparison is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    stopped = not comparison.done
+    return render_outputs(comparison, stopped), beam_view(comparison, stopped), *inspector_updates(comparison)
 
 
 def show_step(comparison, index, step):
@@ -317,7 +166,6 @@ def run_samples(prompt, model, chat, seed, n, tokens, *slot_values, progress=gr.
 # ---------------------------------------------------------------------------------------------
 # Layout
 
-
 def python_lines(values: dict) -> list[str]:
     """Copy as Python: the lines after `client = Client(url)` that repeat this tab's run through its API."""
     slots = [[values[f"{name}{i + 1}"] for name in SLOT_KEYS] for i in range(len(SLOT_DEFAULTS))]
@@ -328,6 +176,20 @@ def python_lines(values: dict) -> list[str]:
             'for row in result["results"]:',
             '    print(row["label"], "->", row["text"])']
 
+
+def strategy_column(index: int, name: str, temperature: float, k: int, p: float, beams: int) -> list:
+    """A strategy dropdown and its four sliders, of which only those the strategy reads are shown."""
+    props = slot_props(name)
+    dropdown = gr.Dropdown([OFF, *STRATEGY_NAMES], value=name, label=f"Strategy {index + 1}", info=ABOUT[name],
+                           elem_id=f"samp-name-{index}")
+    sliders = [gr.Slider(0.05, 3.0, value=temperature, step=0.05, label="temperature", elem_id=f"samp-temperature-{index}",
+                         **props[0]),
+               gr.Slider(1, 200, value=k, step=1, label="k (top-k)", elem_id=f"samp-k-{index}", **props[1]),
+               gr.Slider(0.01, 1.0, value=p, step=0.01, elem_id=f"samp-p-{index}", **props[2]),
+               gr.Slider(1, 8, value=beams, step=1, label="beams", elem_id=f"samp-beams-{index}", **props[3])]
+    dropdown.change(slot_updates, dropdown, [dropdown, *sliders], api_visibility="private", queue=False,
+                    show_progress="hidden")
+    return [dropdown, *sliders]
 
 
 def build() -> Controls:
@@ -341,27 +203,20 @@ def build() -> Controls:
                                 elem_id="samp-model")
             chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="samp-chat")
     with gr.Row():
-        max_new = gr.Slider(1, min(256, MAX_NEW_TOKENS, public.limit("max_new_tokens") or 256), value=40, step=1, label="Max new tokens",
-                            elem_id="samp-max-new")
+        max_new = gr.Slider(1, min(256, MAX_NEW_TOKENS, public.limit("max_new_tokens") or 256), value=40, step=1,
+                            label="Max new tokens", elem_id="samp-max-new")
         seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="samp-seed")
     slot_inputs: list[gr.components.Component] = []
     with gr.Row():
-        for i, (name, temperature, k, p, beams) in enumerate(SLOT_DEFAULTS):
+        for i, slot in enumerate(SLOT_DEFAULTS):
             with gr.Column(min_width=180, elem_id=f"samp-slot-{i}"):
-                slot_inputs += [
-                    gr.Dropdown([OFF, *STRATEGY_NAMES], value=name, label=f"Strategy {i + 1}",
-                                elem_id=f"samp-name-{i}"),
-                    gr.Slider(0.05, 3.0, value=temperature, step=0.05, label="temperature"),
-                    gr.Slider(1, 200, value=k, step=1, label="k (top-k)"),
-                    gr.Slider(0.01, 1.0, value=p, step=0.01, label="p (top-p) / min-p / typical mass"),
-                    gr.Slider(1, 8, value=beams, step=1, label="beams"),
-                ]
+                slot_inputs += strategy_column(i, *slot)
     with gr.Row():
         run = gr.Button("Generate", variant="primary", elem_id="samp-run")
         stop = gr.Button("Stop", variant="stop", elem_id="samp-stop")
     state = gr.State(None)
     outputs_html = gr.HTML(render_outputs(None), elem_id="samp-outputs")
-    entropy_plot = gr.Plot(label="Entropy per step", elem_id="samp-entropy")
+    entropy_plot = gr.Plot(label="Entropy per step", show_label=False, elem_id="samp-entropy")  # the figure has a title
     with gr.Accordion("The prompt the model reads", open=False):
         raw_prompt = gr.Textbox(label="Raw prompt (chat template applied when used)", lines=4, interactive=False,
                                 elem_id="samp-raw-prompt")
@@ -370,24 +225,28 @@ def build() -> Controls:
             which = gr.Dropdown([], label="Strategy", elem_id="samp-which", scale=1)
             step = gr.Slider(0, 1, value=0, step=1, label="Step", elem_id="samp-step", scale=3)
         step_html = gr.HTML(render_step(None, 0, 0), elem_id="samp-step-view")
-    beam_plot = gr.Plot(label="Beam tree", elem_id="samp-beam")
+    beam_html = gr.HTML(beam_view(None), elem_id="samp-beam")
     with gr.Accordion("Many samples: diversity and likelihood", open=False):
         with gr.Row():
-            n_samples = gr.Slider(2, min(50, public.limit("samples") or 50), value=20, step=1, label="Samples per strategy", elem_id="samp-n")
+            n_samples = gr.Slider(2, min(50, public.limit("samples") or 50), value=20, step=1,
+                                  label="Samples per strategy", elem_id="samp-n")
             n_tokens = gr.Slider(4, 64, value=16, step=1, label="Tokens per sample", elem_id="samp-tokens")
             draw = gr.Button("Draw samples", elem_id="samp-draw")
         stats_html = gr.HTML(elem_id="samp-stats")
-        first_plot = gr.Plot(label="First tokens", elem_id="samp-first")
+        first_plot = gr.Plot(label="First tokens", show_label=False, elem_id="samp-first")
     with gr.Accordion("Strategies as the API takes them", open=False):
-        spec_json = gr.JSON(slots_to_strategies(*[(s[0], *s[1:]) for s in SLOT_DEFAULTS]), elem_id="samp-spec")
-    gr.Examples(EXAMPLES, [prompt, model, chat])
+        spec_json = gr.JSON(slots_to_strategies(*SLOT_DEFAULTS), elem_id="samp-spec")
+    examples = gr.Examples(EXAMPLES, [prompt, model, chat], elem_id="samp-examples")
 
     event = run.click(run_stream, [prompt, model, chat, max_new, seed, *slot_inputs],
-                      [state, outputs_html, entropy_plot, beam_plot, step, which, raw_prompt],
+                      [state, outputs_html, entropy_plot, beam_html, raw_prompt],
                       api_visibility="private", concurrency_id="sampling")
-    event.then(show_step, [state, which, step], step_html, api_visibility="private")
-    # Stopping keeps what was streamed so far (the state holds the last snapshot) and opens it in the inspector.
-    stop.click(inspector_updates, state, [step, which, step_html], cancels=[event], api_visibility="private")
+    # Gradio runs `then` after a run ends, fails or is cancelled (after the cancel request has returned):
+    # Stop keeps what was streamed so far (the state holds the last snapshot) and says so.
+    event.then(finish_run, state, [outputs_html, beam_html, step, which, step_html], api_visibility="private")
+    stop.click(None, None, None, cancels=[event], api_visibility="private", queue=False)
+    # An example sets the inputs, then runs them, as a lesson's Try this does.
+    examples.load_input_event.then(None, None, None, js=click_js(json.dumps(run.elem_id)), api_visibility="private")
     step.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
     which.change(show_step, [state, which, step], step_html, api_visibility="private", show_progress="hidden")
     for component in slot_inputs:

@@ -265,13 +265,36 @@ def test_beam_equals_generate_and_its_tree_is_consistent(tiny_lm):
     assert all(math.isclose(s.logprob, n.logprob, abs_tol=1e-5) for s, n in zip(result.steps, sorted(path, key=lambda n: n.step)))
 
 
+def test_beam_search_stops_when_asked_and_reports_its_steps_from_a_thread(tiny_lm):
+    import threading
+
+    ids = prompt_ids(tiny_lm)
+    stop = threading.Event()
+    stop.set()
+    assert len(S.beam_search(tiny_lm, ids, 3, 12, stop=stop).token_ids) == 1     # ends after its first step
+    updates = list(S.beam_search_steps(tiny_lm, ids, 3, 12, poll=0.001))
+    assert updates[-1].token_ids == S.beam_search(tiny_lm, ids, 3, 12).token_ids
+    assert all(isinstance(u, int) and 0 <= u <= 12 for u in updates[:-1])
+    assert updates[:-1] == sorted(updates[:-1])
+    steps = S.beam_search_steps(tiny_lm, ids, 3, 90, poll=0.001)
+    if isinstance(next(steps), int):                  # still searching: closing the generator ends the search
+        steps.close()
+        for _ in range(100):
+            if not any(t.name == "beam-search" and t.is_alive() for t in threading.enumerate()):
+                break
+            threading.Event().wait(0.1)
+        assert not any(t.name == "beam-search" and t.is_alive() for t in threading.enumerate())
+
+
 def test_compare_keeps_order_and_runs_beam_after_the_loop(tiny):
     strategies = [{"name": "beam", "num_beams": 2}, {"name": "greedy"}, {"name": "top_k", "k": 5}]
     snapshots = list(S.stream_comparison(tiny, "The cat", strategies, max_new_tokens=6, seed=1, chat=False))
     assert snapshots[-1].done and not any(s.done for s in snapshots[:-1])
     assert len(snapshots) >= 6                    # tokens stream: one snapshot per step, then the beam
     first = snapshots[0].results
-    assert first[0].ended_by == "running" and len(first[1].token_ids) == 1
+    assert first[0].ended_by == "waiting" and len(first[1].token_ids) == 1     # the beam waits for the loop
+    searching = [snap.results[0] for snap in snapshots if snap.results[0].ended_by == "running"]
+    assert searching and all(r.token_ids == () for r in searching)             # then says it is searching
     final = snapshots[-1].to_dict()
     assert [r["strategy"]["name"] for r in final["results"]] == ["beam", "greedy", "top_k"]
     for r in final["results"]:

@@ -1,4 +1,5 @@
-"""tabs.sampling: strategy controls to API dicts, HTML and figures from hand-made results, the generate API."""
+"""tabs.sampling and tabs.sampling_views: strategy controls to API dicts, HTML and figures from hand-made
+results, the handlers, the generate API."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from playground.sampling import (BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult, TokenStep,
-                                 parse_strategies, diversity, SampleStats)
+from playground.sampling import (STRATEGY_NAMES, BeamNode, BeamTree, Comparison, Prompt, Stage, StrategyResult,
+                                 TokenStep, parse_strategies, diversity, SampleStats)
 from tabs import sampling as tab
+from tabs import sampling_views as views
 from tests.sampling_fixtures import tiny  # noqa: F401  (fixture)
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -53,43 +55,51 @@ def test_slots_become_api_strategies():
 
 
 def test_outputs_are_escaped_and_coloured_by_probability():
-    html = tab.render_outputs(hand_made())
+    html = views.render_outputs(hand_made())
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count('class="pg-tok"') == 4
-    assert tab.probability_colour(0.9) in html and "↵<br>b" in html
-    assert "ended by length" in html and "ended by end token" in html
-    assert "generating" in tab.render_outputs(hand_made(done=False))
+    assert views.probability_colour(0.9) in html and "↵<br>b" in html
+    assert "ended by length" in html and "ended by end token" in html and "nan" not in html
+    assert "generating" in views.render_outputs(hand_made(done=False))
+    assert "pg-tok" in html[html.index("near certain") - 120:html.index("near certain")]   # dark text in both themes
 
 
 def test_step_view_shows_each_stage_and_the_removed_tokens():
     comparison = hand_made()
-    html = tab.render_step(comparison, 0, 0)
+    html = views.render_step(comparison, 0, 0)
     assert XSS not in html and "&lt;img" in html
     assert "after top-k" in html and "98 removed" in html and "after temperature" in html
     assert html.count("removed</td>") == 1 and "◀ chosen" in html
-    assert "step 1 of 1" in tab.render_step(comparison, 0, 5)        # clamped to the last step
-    assert "no steps yet" in tab.render_step(comparison, 1, 0)
-    assert "Generate first" in tab.render_step(None, 0, 0)
+    assert "step 1 of 1" in views.render_step(comparison, 0, 5)        # clamped to the last step
+    assert "no steps yet" in views.render_step(comparison, 1, 0)
+    assert "Generate first" in views.render_step(None, 0, 0)
 
 
-def test_figures_from_data():
+def test_figures_and_beam_view_from_data():
     comparison = hand_made()
-    entropy = tab.entropy_figure(comparison)
+    entropy = views.entropy_figure(comparison)
     assert len(entropy.data) == 2 and list(entropy.data[0].y) == [1.2, 0.3]
-    beam = tab.beam_figure(comparison)
-    names = {trace.name for trace in beam.data}
-    assert {"kept", "pruned", "finished", "returned sequence"} <= names
-    assert all(XSS not in str(t) for trace in beam.data for t in (trace.text or ()))
-    assert "add a beam" in tab.beam_figure(None).layout.title.text
+    assert entropy.layout.font.size == views.PLOT_FONT
+    view = views.beam_view(comparison)
+    tree = view[view.index("pg-beam-tree"):]
+    assert tree.count("pg-beam-chip pg-beam-") == 3 and tree.count("pg-beam-stub") == 1   # prompt, 2 chips, 1 stub
+    assert XSS not in view and "&lt;img src=x onerror=alert(1)&gt;" in view and "&amp;lt;" not in view
+    assert "returned 2 tokens" in view and "Choose beam" in views.beam_view(None)
+
+
+def test_plot_labels_escape_markup_once_and_keep_quotes():
+    assert views.plot_text('say "hi" <b>') == 'say "hi" &lt;b&gt;'
+    figure = views.entropy_figure(hand_made())
+    assert list(figure.data[0].text) == ["&lt;img src=x onerror=alert(1)&gt;", "\nb"]
 
 
 def test_samples_panel_escapes_and_reports_measures():
     strategy = parse_strategies(["greedy"])[0]
     d1, d2, rep = diversity([[1, 2, 3]])
     stats = [SampleStats(strategy, ((1, 2, 3),), (XSS,), d1, d2, rep, -1.0, 2.718, ((XSS, 1),), "deterministic")]
-    html = tab.render_samples(stats)
+    html = views.render_samples(stats)
     assert XSS not in html and "&lt;img" in html and "2.7" in html and "distinct-2" in html
-    figure = tab.first_token_figure(stats)
+    figure = views.first_token_figure(stats)
     assert XSS not in str(figure.data[0].x)
 
 
@@ -108,13 +118,53 @@ def test_generate_api_on_a_tiny_model(tiny):
 def test_streaming_handler_yields_tokens_then_the_final_views(tiny):
     slots = ["greedy", 1.0, 50, 0.9, 2, "beam", 1.0, 50, 0.9, 2, "top_k", 1.0, 5, 0.9, 2]
     updates = list(tab.run_stream("The cat", tiny, False, 3, 0, *slots, progress=lambda *a, **k: None))
-    assert len(updates) >= 4
-    state, html, *_ = updates[0]
+    assert len(updates) >= 5 and updates[0][0] is None                    # the state is cleared first
+    state, html, _, beam, _ = updates[1]
     assert isinstance(state, Comparison) and not state.done and 'class="pg-tok"' in html
-    final_state, _, _, beam_figure, step_update, which_update, raw = updates[-1]
+    assert "waiting: beam search runs after the sampling rows" in html and "nan" not in html
+    assert "runs after the sampling rows" in beam
+    assert any("searching with 2 beams" in update[1] for update in updates[1:])
+    final_state, _, _, beam_html, raw = updates[-1]
     assert final_state.done and raw == final_state.prompt.text
-    assert any(trace.name == "kept" for trace in beam_figure.data)
-    assert which_update["choices"][1] == ("2. beam ×2", 1)
+    assert "pg-beam-tree" in beam_html and "pg-beam-kept" in beam_html
+    html, _, step_update, which_update, step_html = tab.finish_run(final_state)
+    assert which_update["choices"][1] == ("2. beam ×2", 1) and "pg-samp-steptable" in step_html
+    assert "stopped" not in html
+
+
+def test_a_stopped_run_says_so_and_keeps_its_tokens():
+    running = hand_made(done=False)
+    greedy, beam = parse_strategies([{"name": "greedy"}, {"name": "beam", "num_beams": 3}])
+    sampled = running.results[0]
+    partial = StrategyResult(greedy, sampled.token_ids, sampled.tokens, sampled.token_logprobs, sampled.entropies,
+                             sampled.steps, sampled.text, "running")
+    waiting = StrategyResult(beam, (), (), (), (), (), "", "waiting")
+    comparison = Comparison("tiny", running.prompt, 0, 40, (partial, waiting), False, 1.0)
+    live = views.render_outputs(comparison)
+    assert "2 tokens so far, generating" in live and "waiting: beam search runs after the sampling rows" in live
+    stopped = views.render_outputs(comparison, stopped=True)
+    assert "stopped after 2 tokens" in stopped and "stopped before beam search ran" in stopped
+    assert "generating" not in stopped and "running" not in stopped and "nan" not in stopped
+    assert stopped.count('class="pg-tok"') == 2                              # what was generated stays
+    assert "stopped before beam search ran" in views.beam_view(comparison, stopped=True)
+    html, beam_html, _, _, step_html = tab.finish_run(comparison)
+    assert "stopped after 2 tokens" in html and "stopped" in beam_html and "pg-samp-steptable" in step_html
+    assert "stopped" not in views.render_outputs(hand_made(done=True), stopped=True)   # a finished run is not "stopped"
+    assert "stopped" not in tab.finish_run(hand_made(done=True))[0]
+    assert tab.finish_run(None)[0] == gr.skip()                              # a failed run: nothing to show
+
+
+@pytest.mark.parametrize("name", [tab.OFF, *STRATEGY_NAMES])
+def test_a_column_shows_exactly_the_sliders_its_strategy_reads(name):
+    base = [name, 1.0, 50, 0.5, 3]
+    shown = [props["visible"] for props in tab.slot_props(name)]
+    for position, visible in enumerate(shown, start=1):
+        changed = list(base)
+        changed[position] = {1: 0.7, 2: 7, 3: 0.25, 4: 5}[position]
+        assert (tab.slot_to_strategy(*changed) != tab.slot_to_strategy(*base)) == visible, (name, position)
+    info, *sliders = tab.slot_updates(name)
+    assert info["info"] == tab.ABOUT[name] and [s["visible"] for s in sliders] == shown
+    assert all("value" not in update for update in (info, *sliders))          # a lesson's values stay
 
 
 def _luminance(css: str) -> float:
@@ -125,6 +175,6 @@ def _luminance(css: str) -> float:
 
 
 def test_probability_colours_keep_their_order_in_grayscale_and_black_text_stays_readable():
-    shades = [_luminance(tab.probability_colour(p)) for p in np.linspace(0, 1, 21)]
+    shades = [_luminance(views.probability_colour(p)) for p in np.linspace(0, 1, 21)]
     assert all(a < b for a, b in zip(shades, shades[1:]))
     assert min((s + 0.05) / 0.05 for s in shades) >= 4.5  # WCAG AA against black text
