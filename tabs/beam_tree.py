@@ -1,6 +1,6 @@
 """The Sampling tab's beam tree as HTML: one row per beam, read left to right like text.
 
-The viewer takes data (a BeamTree and its lanes from playground.beam_layout), not a model. Each step is a
+The viewer takes data (a BeamTree and its lanes from playground.sampling.beam_layout), not a model. Each step is a
 column of token chips, one per lane; between two columns a small SVG draws which beam each chip came from
 (a straight line when a beam goes on, a curve when it splits), and short stubs with a × for the candidates
 that step pruned. Columns wrap like words, so the whole search fits the page at any width. Every size is in
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from playground.beam_layout import BeamLayout, layout_beam_tree
+from playground.sampling.beam_layout import BeamLayout, layout_beam_tree
 from playground.sampling import BeamNode, BeamTree
 from tabs.common import escape
 

@@ -1,4 +1,4 @@
-"""playground.beam_layout: each kept beam keeps its row, the returned sequence is one straight row, no two
+"""playground.sampling.beam_layout: each kept beam keeps its row, the returned sequence is one straight row, no two
 nodes share a place; on hand-made trees and on a real search of the tiny model."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from playground import sampling as S
-from playground.beam_layout import ROOT, layout_beam_tree
+from playground.sampling.beam_layout import ROOT, layout_beam_tree
 from playground.sampling import BeamNode, BeamTree
 from tests.sampling_fixtures import tiny, tiny_lm  # noqa: F401  (fixtures)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from playground.beam_layout import ROOT, layout_beam_tree
+from playground.sampling.beam_layout import ROOT, layout_beam_tree
 from playground.sampling import BeamNode, BeamTree
 from tabs.beam_tree import LANE, LINK, chip_text, legend, render_tree
 

@@ -131,7 +131,7 @@ def test_compare_refuses_bad_sizes_before_loading(tiny):
 
 
 def run_rows(lm, ids, strategies, steps, seed=0, samples=1):
-    tokens = [[] for _ in S.row_layout(strategies, samples)]
+    tokens = [[] for _ in S.rows_for(strategies, seed, samples)]
     for batch in S.sample_steps(lm, ids, strategies, steps, seed, samples=samples):
         for r, token in enumerate(batch.token_ids.tolist()):
             if token >= 0:

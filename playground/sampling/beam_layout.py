@@ -7,7 +7,7 @@ the returned sequence has lane 0 to itself (one straight line), a beam that spli
 the nearest free lane, and candidates that were pruned (or ended with no free lane) are not given a lane at
 all: the view draws them as short stubs off their parent.
 
-    >>> from playground.sampling import BeamNode, BeamTree
+    >>> from playground.sampling.records import BeamNode, BeamTree
     >>> tree = BeamTree(2, (BeamNode(0, -1, 0, 11, "The", -0.2, -0.2, "kept", True),
     ...                     BeamNode(1, -1, 0, 12, "A", -1.9, -1.9, "kept", False),
     ...                     BeamNode(2, -1, 0, 13, '"', -2.5, -2.5, "pruned", False),
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.sampling import BeamNode, BeamTree
+from playground.sampling.records import BeamNode, BeamTree
 
 __all__ = ["ROOT", "BeamLayout", "layout_beam_tree"]
 
