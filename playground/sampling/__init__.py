@@ -23,8 +23,8 @@ tree is drawn), `text` (token pieces as they stream), `compare` (the numbered st
 """
 
 from playground.sampling.beam import beam_search, beam_search_steps
-from playground.sampling.compare import compare, stream_comparison
-from playground.sampling.loop import Row, decode_rows, rows_for, sample_steps
+from playground.sampling.compare import COMPARISONS, compare, stream_comparison
+from playground.sampling.loop import Row, decode_rows, decode_together, rows_for, sample_steps
 from playground.sampling.many import SampleStats, diversity, many_samples
 from playground.sampling.prompt import build_prompt, check_sizes, memory_budget
 from playground.sampling.records import (BeamNode, BeamTree, Comparison, Prompt, Stage, StepBatch, StrategyResult,
@@ -42,7 +42,7 @@ __all__ = [
     "Stage", "TokenStep", "StepBatch", "Prompt", "BeamNode", "BeamTree", "StrategyResult", "Comparison",
     "SampleStats",
     # the steps
-    "build_prompt", "check_sizes", "memory_budget", "Row", "rows_for", "decode_rows", "sample_steps",
-    "beam_search", "beam_search_steps", "TokenPieces", "stream_comparison", "compare", "diversity",
+    "build_prompt", "check_sizes", "memory_budget", "Row", "rows_for", "decode_rows", "decode_together", "sample_steps",
+    "beam_search", "beam_search_steps", "TokenPieces", "COMPARISONS", "stream_comparison", "compare", "diversity",
     "many_samples",
 ]

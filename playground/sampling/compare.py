@@ -10,19 +10,22 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from playground import public
 from playground.models import load_model
 from playground.progress import Progress, no_progress
 from playground.sampling.beam import beam_search_steps
-from playground.sampling.loop import decode_rows, rows_for
+from playground.sampling.loop import decode_together, rows_for
 from playground.sampling.prompt import build_prompt, check_sizes, end_tokens
-from playground.sampling.records import Comparison, StrategyResult, TokenStep
-from playground.sampling.strategies import MAX_NEW_TOKENS, parse_strategies, whole_number
+from playground.sampling.records import Comparison, Prompt, StrategyResult, TokenStep
+from playground.sampling.strategies import MAX_NEW_TOKENS, Strategy, parse_strategies, whole_number
+from playground.shared import SharedRuns
 from playground.sampling.text import TokenPieces, strategy_result
 
-__all__ = ["stream_comparison", "compare", "check_public", "load_decoder"]
+__all__ = ["COMPARISONS", "stream_comparison", "compare", "check_public", "load_decoder"]
+
+COMPARISONS = SharedRuns(max_runs=32)   # identical comparisons: one run, followed by everyone who asks
 
 
 def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tokens: int = 48, seed: int = 0,
@@ -38,9 +41,18 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {max_new_tokens}.")
     check_public(prompt, max_new_tokens)
     lm = load_decoder(model_name, progress)
-    tokenizer = lm.tokenizer
-    built = build_prompt(tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)
+    built = build_prompt(lm.tokenizer, prompt, bool(chat), lm.context_window, max_new_tokens)
     check_sizes(lm.model.config, strategies, len(built.token_ids), max_new_tokens)
+    # A class asking the same thing at once shares one run (and a later asker gets it again from the cache):
+    # the key names everything the result depends on.
+    key = (model_name, lm.device, built.token_ids, tuple(strategies), max_new_tokens, seed)
+    yield from COMPARISONS.stream(key, lambda: _steps(lm, model_name, built, strategies, max_new_tokens, seed))
+
+
+def _steps(lm: Any, model_name: str, built: Prompt, strategies: Sequence[Strategy], max_new_tokens: int,
+           seed: int) -> Iterator[Comparison]:
+    """3-4. The snapshots of one comparison: after every step of the sampling rows, then of each beam search."""
+    tokenizer = lm.tokenizer
     stops = end_tokens(lm.model, tokenizer)
     start = time.perf_counter()
 
@@ -68,7 +80,7 @@ def stream_comparison(model_name: str, prompt: str, strategies: Any, max_new_tok
         return Comparison(model_name, built, seed, max_new_tokens, tuple(results), done,
                           time.perf_counter() - start)
 
-    for batch in decode_rows(lm, built.token_ids, rows, max_new_tokens):
+    for batch in decode_together(lm, built.token_ids, rows, max_new_tokens):
         for r, detail in enumerate(batch.steps):
             if detail is None:
                 continue

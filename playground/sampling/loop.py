@@ -22,12 +22,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from playground.crowd import Crowd
 from playground.models import small_batch_linear
 from playground.sampling.prompt import end_tokens
 from playground.sampling.records import Stage, StepBatch, TokenStep
 from playground.sampling.strategies import TOP_CANDIDATES, Strategy, build_warpers, parse_strategies
 
-__all__ = ["Row", "rows_for", "decode_rows", "sample_steps", "memo_decoder"]
+__all__ = ["Row", "rows_for", "decode_rows", "decode_together", "sample_steps", "memo_decoder"]
 
 
 @dataclass(frozen=True)
@@ -212,3 +213,49 @@ def _record_stages(stages, i, top, decode, model_probs, final_probs) -> list[Sta
                          decode(ids), decode(r_ids)))
         previous, kept_before = row, kept
     return out
+
+
+def decode_together(lm: Any, prompt_ids: Sequence[int], rows: Sequence[Row], max_new_tokens: int,
+                    record: bool = True) -> Iterator[StepBatch]:
+    """decode_rows for this request's `rows`, run in one batch with every request for the same model, prompt
+    and length that arrives with it (playground.crowd): a class asking at once shares each forward pass. Equal
+    rows of different users (greedy; a sampling strategy with the same seed) are computed once. Each row keeps
+    its own generator, so its tokens are the ones it gets alone.
+
+        >>> from playground.models import load_model
+        >>> lm = load_model("smollm2-135m-instruct")
+        >>> ids = lm.tokenizer("The capital of France is")["input_ids"]
+        >>> rows = rows_for(parse_strategies([{"name": "greedy"}]), seed=0)
+        >>> [batch.token_ids.tolist() for batch in decode_together(lm, ids, rows, 2)]
+        [[7042], [30]]
+    """
+    def run(members: Sequence[tuple[Row, ...]]) -> Iterator[tuple[StepBatch, list[list[int]]]]:
+        union: list[Row] = []
+        where: dict[Row, int] = {}
+        for own in members:
+            for row in own:
+                same = Row(row.strategy, 0) if not row.strategy.samples else row   # greedy ignores its seed
+                if same not in where:
+                    where[same] = len(union)
+                    union.append(same)
+        order = sorted(range(len(union)), key=lambda r: repr(union[r].strategy))   # equal strategies side by side
+        position = {r: p for p, r in enumerate(order)}
+        picks = [[position[where[Row(row.strategy, 0) if not row.strategy.samples else row]] for row in own]
+                 for own in members]
+        for batch in decode_rows(lm, prompt_ids, [union[r] for r in order], max_new_tokens, record):
+            yield batch, picks
+
+    def split(item: tuple[StepBatch, list[list[int]]], member: int) -> StepBatch:
+        batch, picks = item
+        mine = picks[member]
+        return StepBatch(batch.step, batch.token_ids[mine], batch.logprobs[mine], tuple(batch.steps[r] for r in mine))
+
+    key = (id(lm.model), tuple(int(i) for i in prompt_ids), int(max_new_tokens), bool(record))
+    for part in DECODING.stream(key, tuple(rows), run, split):
+        if (part.token_ids < 0).all():      # this request's rows have all ended: alone, its loop ends here
+            return
+        yield part
+
+
+# Decoding requests of all users: one batch computes at a time (two loops at once only share the cores).
+DECODING = Crowd(gather_seconds=0.05, slots=1)

@@ -12,7 +12,7 @@ import numpy as np
 from playground.progress import Progress, no_progress
 from playground.sampling.beam import beam_search
 from playground.sampling.compare import check_public, load_decoder
-from playground.sampling.loop import decode_rows, rows_for
+from playground.sampling.loop import decode_together, rows_for
 from playground.sampling.prompt import build_prompt, check_sizes, end_tokens
 from playground.sampling.strategies import Strategy, parse_strategies, whole_number
 
@@ -70,7 +70,7 @@ def many_samples(model_name: str, prompt: str, strategies: Any, n: int = 20, max
     rows = rows_for(strategies, seed, n)
     ids: list[list[int]] = [[] for _ in rows]
     logprobs: list[list[float]] = [[] for _ in rows]
-    for batch in decode_rows(lm, built.token_ids, rows, max_new_tokens, record=False):
+    for batch in decode_together(lm, built.token_ids, rows, max_new_tokens, record=False):
         for r, token in enumerate(batch.token_ids.tolist()):
             if token >= 0:
                 ids[r].append(token)
