@@ -1048,7 +1048,8 @@ def grid_image(frames: np.ndarray, row_labels: list[str] | None = None, column_l
 
 
 def export_grid_png(strip: Filmstrip, path: str | Path, scale: int | None = None) -> Path:
-    """The filmstrip as one labelled PNG, tiles at least DISPLAY_SIDE pixels by default."""
+    """The filmstrip as one labelled PNG: a row per value, the steps left to right (a file may be as wide as it
+    needs; the page, which scrolls down, shows the values side by side); tiles at least DISPLAY_SIDE pixels."""
     from PIL import Image
 
     path = Path(path)
@@ -1057,8 +1058,8 @@ def export_grid_png(strip: Filmstrip, path: str | Path, scale: int | None = None
 
 
 def export_filmstrip_gif(strip: Filmstrip, path: str | Path, milliseconds: int = 400) -> Path:
-    """The filmstrip animated: one frame per column (step), every row (value) in it, labelled."""
-    frames = [grid_image(strip.frames[:, c:c + 1], strip.row_labels, [strip.column_labels[c]])
+    """The filmstrip animated: one frame per step, the values side by side in it, labelled."""
+    frames = [grid_image(strip.frames[None, :, c], [strip.column_labels[c]], strip.row_labels)
               for c in range(strip.frames.shape[1])]
     return export_gif(frames, path, milliseconds=milliseconds)
 
