@@ -58,9 +58,11 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "LCM": ("LCMScheduler", {}),
 }
 PREVIEWS = ("vae", "linear", "taesd")
-# Latents up to this many cells per side make a full VAE decode cheap (tiny-shapes-sd, 16 x 16: a few ms, less
-# than its U-Net step): such models preview through the VAE itself, exact, by default. Larger latents (Stable
-# Diffusion's 64 x 64: seconds on a CPU) default to TAESD where there is one, else the linear matrix.
+# Latents up to this many cells per side make a full VAE decode cheap (tiny-shapes-sd, 16 x 16: about 30 ms for
+# x_t and x0 together on one busy CPU core, a fifth of its guided U-Net step): such models preview through the VAE
+# itself, exact, by default. Larger latents (Stable Diffusion's 64 x 64: over a minute per 512 x 512 decode on
+# that core, benchmarks/diffusion_preview_bench.py --sd-vae) default to TAESD where there is one, else the
+# linear matrix.
 CHEAP_VAE_SIDE = 32
 LINEAR_FIT_SCENES = 16        # drawn shapes scenes the linear matrix is fitted on
 DISPLAY_SIDE = 256            # small images are shown and exported at least this many pixels per side
@@ -500,8 +502,8 @@ def denoise(loaded: LoadedPipeline, settings: DenoiseSettings,
                 prediction_type = scheduler.config.prediction_type
                 x0, eps = _split_prediction(vp, model_output, alpha_bar, prediction_type)
                 if is_preview:
-                    x_t_image, x0_image = preview(vp), preview(x0)
-                    noise_image = preview(eps) if settings.show_noise else None
+                    x_t_image, x0_image, *noise = preview(vp, x0, *([eps] if settings.show_noise else []))
+                    noise_image = noise[0] if noise else None
                 if settings.guidance_step == i and do_cfg:
                     guidance = _explain_guidance(i, float(t), settings.guidance_scale, vp, uncond, cond,
                                                  alpha_bar, prediction_type, preview)
@@ -590,10 +592,11 @@ def _explain_guidance(i, t, scale, vp, uncond, cond, alpha_bar, prediction_type,
     parts = [_split_prediction(vp, output, alpha_bar, prediction_type) for output in (uncond, cond, guided)]
     difference = (cond - uncond).abs().mean(dim=1)[0].float().cpu().numpy()
     norm = float((cond - uncond).norm() / uncond.norm().clamp_min(1e-12))
+    noises = preview(*(noise for _, noise in parts))
+    x0s = preview(*(x0 for x0, _ in parts))
     return GuidanceExplained(
-        step=i, timestep=t, scale=scale,
-        uncond_noise=preview(parts[0][1]), cond_noise=preview(parts[1][1]), guided_noise=preview(parts[2][1]),
-        uncond_x0=preview(parts[0][0]), cond_x0=preview(parts[1][0]), guided_x0=preview(parts[2][0]),
+        step=i, timestep=t, scale=scale, uncond_noise=noises[0], cond_noise=noises[1], guided_noise=noises[2],
+        uncond_x0=x0s[0], cond_x0=x0s[1], guided_x0=x0s[2],
         difference=difference.astype(np.float32), difference_norm=norm)
 
 
@@ -687,41 +690,41 @@ def _attention_maps(i, t, capture: dict, tokens: PromptTokens, resolution: int |
 # Previews
 
 
-def _previewer(loaded: LoadedPipeline, kind: str) -> Callable[[Any], np.ndarray]:
-    """A function from VP-scale latents (1, C, h, w) to an (H, W, 3) uint8 image."""
+def _previewer(loaded: LoadedPipeline, kind: str) -> Callable[..., list[np.ndarray]]:
+    """A function from VP-scale latents, each (1, C, h, w), to one (H, W, 3) uint8 image each. They are decoded
+    as one batch: x_t and x0 together cost the VAE about 1.4 times one decode on a CPU, not twice."""
     import torch
     import torch.nn.functional as F
 
     pipe = loaded.pipe
     if kind == "vae":
-        def decode(latents):
-            image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
-            return _to_uint8(image)
+        def decode(*latents):
+            return _to_uint8(pipe.vae.decode(torch.cat(latents) / pipe.vae.config.scaling_factor, return_dict=False)[0])
         return decode
     if kind == "taesd":
         taesd = load_taesd(loaded)
 
-        def decode_tiny(latents):
-            return _to_uint8(taesd.decode(latents.to(taesd.dtype), return_dict=False)[0])
+        def decode_tiny(*latents):
+            return _to_uint8(taesd.decode(torch.cat(latents).to(taesd.dtype), return_dict=False)[0])
         return decode_tiny
     linear = linear_preview(loaded)
     weights = torch.from_numpy(linear.weights).to(loaded.device, torch.float32)
 
-    def project(latents):
-        flat = latents[0].float().permute(1, 2, 0)                       # (h, w, C)
-        rgb = flat @ weights[:-1] + weights[-1]                          # (h, w, 3) in about [-1, 1]
-        rgb = rgb.permute(2, 0, 1)[None]
-        rgb = F.interpolate(rgb, scale_factor=pipe.vae_scale_factor, mode="bilinear", align_corners=False)
+    def project(*latents):
+        flat = torch.cat(latents).float().permute(0, 2, 3, 1)            # (N, h, w, C)
+        rgb = flat @ weights[:-1] + weights[-1]                          # (N, h, w, 3) in about [-1, 1]
+        rgb = F.interpolate(rgb.permute(0, 3, 1, 2), scale_factor=pipe.vae_scale_factor, mode="bilinear",
+                            align_corners=False)
         return _to_uint8(rgb)
     return project
 
 
-def _to_uint8(image) -> np.ndarray:
-    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+def _to_uint8(images) -> list[np.ndarray]:
+    """(N, 3, H, W) in [-1, 1] -> N (H, W, 3) uint8 images."""
     import torch
 
-    image = ((image[0].float() / 2 + 0.5).clamp(0, 1) * 255).round()
-    return image.permute(1, 2, 0).to("cpu", dtype=torch.uint8).numpy()
+    images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round()
+    return list(images.permute(0, 2, 3, 1).to("cpu", dtype=torch.uint8).numpy())
 
 
 def linear_preview(loaded: LoadedPipeline) -> LinearPreview:
@@ -941,11 +944,8 @@ def forward_diffusion(loaded: LoadedPipeline, image: Any, timesteps: list[int], 
         x0 = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor   # (1, C, h, w)
         generator = torch.Generator(device=loaded.device).manual_seed(int(seed))
         noise = torch.randn(x0.shape, generator=generator, device=loaded.device, dtype=x0.dtype)
-        images = []
-        for t in timesteps:
-            x_t = scheduler.add_noise(x0, noise, torch.tensor([int(t)], device=loaded.device))
-            images.append(decode(x_t))
-        reconstruction = decode(x0)
+        noised = [scheduler.add_noise(x0, noise, torch.tensor([int(t)], device=loaded.device)) for t in timesteps]
+        reconstruction, *images = decode(x0, *noised)
     cumprod = scheduler.alphas_cumprod.float().numpy()
     return ForwardDiffusion(timesteps=[int(t) for t in timesteps], alpha_bars=[float(cumprod[t]) for t in timesteps],
                             original=resized, reconstruction=reconstruction, images=np.stack(images))

@@ -230,6 +230,11 @@ def test_default_run_last_x0_is_the_final_image_every_picture_is_big_and_readabl
     page.click("#diff-fwd-run")
     expect(page.locator("#diff-fwd-gallery img")).to_have_count(8, timeout=120_000)
     expect(page.locator("#diff-attention-note")).to_contain_text("at 8x8 latent cells")
+    # Guidance explained: the |cond - uncond| map sits in the first row, and nothing in the view scrolls inside
+    assert page.evaluate("""() => [...document.querySelectorAll('#diff-guidance-gallery, #diff-guidance-gallery *')]
+        .every((e) => e.scrollHeight <= e.clientHeight + 1 || getComputedStyle(e).overflowY === 'visible')""")
+    heat = page.locator("#diff-guidance-gallery figure", has_text="|cond − uncond|")
+    assert heat.locator("img").bounding_box()["y"] < page.locator("#diff-guidance-gallery figure").nth(4).bounding_box()["y"]
     page.wait_for_timeout(1000)
     light = assert_pictures_at_least(page, 256)
     light_fonts = font_sizes(page)
