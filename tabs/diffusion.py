@@ -94,7 +94,7 @@ def schedule_figure(timesteps: list[float], sigmas: list[float], alpha_bars: lis
         figure.add_vline(x=steps[current], line_dash="dot", line_color="crimson")
     figure.update_layout(
         height=PLOT_HEIGHT, margin={"l": 60, "r": 60, "t": 40, "b": 50}, legend={"orientation": "h", "y": -0.3},
-        font={"size": PLOT_FONT}, xaxis={"title": "step"}, yaxis={"title": "sigma", "type": "log"},
+        font={"size": PLOT_FONT}, xaxis={"title": "step"}, yaxis={"title": "sigma", "type": "log", "dtick": 1},  # powers of ten only
         yaxis2={"title": "alpha-bar", "overlaying": "y", "side": "right", "range": [0, 1]},
         title={"text": "Noise schedule", "font": {"size": PLOT_TITLE}},
         meta={"pg_font": PLOT_FONT, "pg_title": PLOT_TITLE, "pg_height": PLOT_HEIGHT})  # projector mode scales these
@@ -266,15 +266,20 @@ def _outputs(**values) -> tuple:
 @friendly_errors
 def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
         guidance_step, attention_step, attention_resolution=0, progress=gr.Progress(track_tqdm=True)):
-    """Stream the denoising loop: one preview per step, then the final image and the panels. The last run's
-    pictures are cleared first, and a failed run says so in the status: nothing stale looks like its result."""
-    yield _outputs(**CLEARED, noise=gr.update(value=None, visible=bool(show_noise)), status="Starting…")
+    """Stream the denoising loop: one preview per step, then the final image and the panels. A failed run says
+    so in the status (and `clear_run`, pressed before it, has taken the last run's pictures away), so nothing
+    stale looks like its result."""
     try:
         yield from _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every,
                         show_noise, guidance_step, attention_step, attention_resolution, progress)
     except Exception as error:
         yield _outputs(status=failure_status(error))
         raise
+
+
+def clear_run(show_noise):
+    """Before a run: the last run's pictures, panels and exports go, so none of them can pass for the new one's."""
+    return _outputs(**CLEARED, noise=gr.update(value=None, visible=bool(show_noise)), status="Starting…")
 
 
 def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
@@ -601,7 +606,7 @@ def build() -> Controls:
         with gr.Row():
             choices = example_choices()
             example = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Example image",
-                                  elem_id="diff-fwd-example")
+                                  elem_id="diff-fwd-example", scale=2)
             upload = gr.File(label="Or upload an image", file_types=["image"], type="filepath",
                              elem_id="diff-fwd-upload")
             fwd_steps = gr.Textbox("0, 100, 250, 500, 750, 999", label="Timesteps", elem_id="diff-fwd-steps")
@@ -612,10 +617,12 @@ def build() -> Controls:
     api_button = gr.Button(visible=False)
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
-    run_event = run_button.click(
+    run_outputs = [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot,
+                   scrubber, guidance_view, attention_view, attention_note, export_files]
+    run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
+                                 api_visibility="private").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
-        [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot, scrubber,
-         guidance_view, attention_view, attention_note, export_files], api_visibility="private")
+        run_outputs, api_visibility="private")
     examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
     api_button.click(denoise_api, loop_inputs, [final_image, previews, timesteps_json], api_name="denoise")
     scrubber.input(show_step, [scrubber, state], [x_t_image, x0_image, noise_image, status, plot], api_visibility="private")

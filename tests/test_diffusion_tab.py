@@ -155,11 +155,11 @@ def test_export_run_writes_a_labelled_gif_and_png_at_display_size():
 
 
 def test_a_failed_run_clears_the_last_pictures_and_says_it_failed():
-    run = tab.run("a red circle", "tiny-shapes-sd", 2.5, 5.0, 0, "DDIM", "", 0, None, 1, False, 5, 10)
-    first = dict(zip(tab.RUN_OUTPUTS, next(run)))
+    first = dict(zip(tab.RUN_OUTPUTS, tab.clear_run(False)))
     assert first["final"] is None and first["x0"] is None and first["previews"] == [] and first["state"] == {}
     assert first["guidance"] == "" and first["attention"] == "" and first["exports"] is None
     assert first["status"] == "Starting…"
+    run = tab.run("a red circle", "tiny-shapes-sd", 2.5, 5.0, 0, "DDIM", "", 0, None, 1, False, 5, 10)
     failed = dict(zip(tab.RUN_OUTPUTS, next(run)))
     assert failed["status"].startswith("<strong>The run failed:</strong> steps must be a whole number")
     with pytest.raises(gr.Error, match="steps must be a whole number"):
@@ -189,3 +189,11 @@ def test_forward_diffusion_examples_are_scenes_from_the_models_world():
         assert tuple(image[0, 0]) == shapes.BACKGROUNDS[background], caption
         named = {colour for colour in shapes.COLOURS if f" {colour} " in f" {caption} "}
         assert named and named == {d.colour for d in shapes.detect(image)}, caption
+
+
+def test_the_schedule_plot_carries_its_base_sizes_for_projector_mode():
+    figure = tab.schedule_figure([999.0, 1.0], [100.0, 0.1], [0.0001, 0.99], current=0)
+    meta = figure.layout.meta
+    assert (meta["pg_font"], meta["pg_title"], meta["pg_height"]) == (figure.layout.font.size,
+                                                                      figure.layout.title.font.size, figure.layout.height)
+    assert tab.PROJECTOR_SCALE >= 1.3 and "#diff-plot" in tab.PLOT_SCALE_JS
