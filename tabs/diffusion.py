@@ -31,7 +31,8 @@ from tabs.share import click_js
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
 SCHEDULER_NAMES = list(SCHEDULERS)
-PLOT_EVERY_SECONDS = 0.5
+PLOT_EVERY_SECONDS = 1.0
+SHOW_EVERY_SECONDS = 0.15   # at most about seven streamed updates a second (every step is kept for the scrubber)
 VIRIDIS = np.array([[int(float(v)) for v in c[4:-1].split(",")]
                     for c in sample_colorscale("Viridis", list(np.linspace(0, 1, 256)))], np.uint8)  # (256, 3)
 PROMPT = "a small red circle above a large blue square on a white background"
@@ -293,7 +294,7 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
     record: dict = {"steps": [], "final": None}
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
     record.update(timesteps=schedule.timesteps, sigmas=schedule.sigmas, alpha_bars=schedule.alpha_bars)
-    plotted = 0.0
+    plotted = shown = 0.0
     preview_seconds = 0.0
     for item in denoise(loaded, settings):
         if isinstance(item, Denoised):
@@ -307,13 +308,17 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
             continue
         step = _record(item)
         record["steps"].append(step)
+        last = item.index == item.total - 1
+        if time.monotonic() - shown < SHOW_EVERY_SECONDS and not last:
+            continue  # recorded for the scrubber, but a browser sent 3 pictures every 30 ms stops answering clicks
+        shown = time.monotonic()
         values = dict(
             x_t=_big(item.x_t), x0=_big(item.x0), noise=_big(item.noise),
             status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
                    f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
             scrubber=gr.update(maximum=max(2, len(record["steps"])), value=len(record["steps"])))
-        if time.monotonic() - plotted > PLOT_EVERY_SECONDS or item.index == item.total - 1:
-            # redrawing Plotly on every step would keep a slow browser busy; the marker moves about twice a second
+        if time.monotonic() - plotted > PLOT_EVERY_SECONDS or last:
+            # redrawing Plotly on every step would keep a slow browser busy; the marker moves about once a second
             values["plot"] = schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index)
             plotted = time.monotonic()
         yield _outputs(**values)
@@ -488,7 +493,12 @@ def python_lines(values: dict) -> list[str]:
     return lines
 
 
-STOPPED_JS = "(status) => status && status.startsWith('Step ') ? 'Stopped at ' + status : status"
+# After Stop has cancelled the run (and a message already on its way has landed), the status says where it stopped.
+STOPPED_JS = """async () => {
+  await new Promise((done) => setTimeout(done, 400));
+  const status = document.querySelector("#diff-status")?.innerText.trim() || "";
+  return status.startsWith("Step ") ? "Stopped at " + status : status;
+}"""
 PROJECTOR_SCALE = 1.4   # projector mode's plot fonts and height over the normal ones
 # Projector mode enlarges the schedule plot through its own layout (Plotly.relayout from layout.meta's base sizes,
 # on every new figure and every projector toggle), not CSS, so that margins and the legend make room.
@@ -636,8 +646,8 @@ def build() -> Controls:
         compare, loop_inputs + [size, preview, vary, values, columns], [strip_view, strip_files], api_visibility="private")
     fwd_button.click(lambda: "", None, fwd_view, queue=False, show_progress="hidden", api_visibility="private").then(
         noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_view, api_visibility="private")
-    stop_button.click(None, [status], [status], js=STOPPED_JS, cancels=[run_event, play_event, compare_event],
-                      api_visibility="private")
+    stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private").then(
+        None, None, [status], js=STOPPED_JS, api_visibility="private")
     show_noise.change(lambda on: gr.update(visible=bool(on)), show_noise, noise_image, api_visibility="private",
                       show_progress="hidden")
     model.change(update_previews, [model, preview, fwd_decoder], [preview, fwd_decoder], api_visibility="private",

@@ -115,13 +115,13 @@ def test_bad_input_stop_and_forward_diffusion(page, pipeline_folder):
     page.click("#diff-run")
     page.get_by_text("steps = 0 is out of range").first.wait_for(timeout=60_000)
 
-    page.locator("#diff-steps input").fill("600")
+    page.locator("#diff-steps input").fill("900")
     page.click("#diff-run")
-    page.get_by_text(re.compile(r"Step \d+ of 600")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Step \d+ of 900")).wait_for(timeout=120_000)
     page.click("#diff-stop", timeout=90_000)       # a page busy streaming on a loaded machine answers late
     page.wait_for_timeout(3000)
     status = page.inner_text("#diff-status")
-    assert "Done" not in status and "of 600" in status and status.startswith("Stopped at Step")
+    assert "Done" not in status and "of 900" in status and status.startswith("Stopped at Step")
     page.wait_for_timeout(2000)
     assert page.inner_text("#diff-status") == status  # nothing streams after Stop
 
