@@ -56,7 +56,17 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "PNDM": ("PNDMScheduler", {"skip_prk_steps": True}),
     "LCM": ("LCMScheduler", {}),
 }
-PREVIEWS = ("linear", "vae", "taesd")
+PREVIEWS = ("vae", "linear", "taesd")
+# Latents up to this many cells per side make a full VAE decode cheap (tiny-shapes-sd, 16 x 16: about 30 ms for
+# x_t and x0 together on one busy CPU core, a fifth of its guided U-Net step): such models preview through the VAE
+# itself, exact, by default. Larger latents (Stable Diffusion's 64 x 64: over a minute per 512 x 512 decode on
+# that core, benchmarks/diffusion_preview_bench.py --sd-vae) default to TAESD where there is one, else the
+# linear matrix.
+CHEAP_VAE_SIDE = 32
+LINEAR_FIT_SCENES = 16        # drawn shapes scenes the linear matrix is fitted on
+DISPLAY_SIDE = 256            # small images are shown and exported at least this many pixels per side
+ATTENTION_SIDE = 16           # default cross-attention level: the finest with at most 16 x 16 cells (SD's 16 x 16,
+                              # as prompt-to-prompt uses; tiny-shapes-sd's 8 x 8)
 MAX_STEPS = 1000
 MAX_GUIDANCE = 30.0
 MAX_SIDE = 1024
@@ -165,7 +175,7 @@ class DenoiseSettings:
     scheduler: str = "DDIM"
     height: int | None = None          # None: the model's native size
     width: int | None = None
-    preview: str = "linear"            # "linear", "vae" or "taesd"
+    preview: str | None = None         # "vae", "linear" or "taesd"; None: the model's default (preview_options)
     preview_every: int = 1             # previews on every N-th step (and always on the last)
     show_noise: bool = False
     guidance_step: int | None = None   # explain guidance at this 0-based step
@@ -202,7 +212,14 @@ class Filmstrip:
 class LinearPreview:
     weights: np.ndarray        # (C + 1, 3) latent channels plus a bias row -> RGB in [-1, 1]
     source: str                # "SD 1.x factors" or "least-squares fit"
-    r2: float | None           # fraction of the VAE's pixel variance the fit explains (fits only)
+    r2: float | None           # fraction of the VAE's pixel variance the fit explains, per latent cell (fits only)
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    choices: list[str]         # the preview decoders that work for a model, the default first
+    default: str
+    latent_side: int           # latent cells per side at the model's native size
 
 
 # ----------------------------------------------------------------------------------------------
@@ -388,8 +405,7 @@ def validate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[int, in
     if not isinstance(settings.seed, (int, np.integer)) or isinstance(settings.seed, bool) or not 0 <= settings.seed <= MAX_SEED:
         raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {settings.seed!r}.")
     make_scheduler(loaded, settings.scheduler)
-    if settings.preview not in PREVIEWS:
-        raise ValueError(f"unknown preview decoder {settings.preview!r}: choose one of {', '.join(PREVIEWS)}.")
+    resolve_preview(loaded, settings.preview)
     if not isinstance(settings.preview_every, (int, np.integer)) or settings.preview_every < 1:
         raise ValueError(f"preview every N steps needs N >= 1, got {settings.preview_every!r}.")
     height = settings.height or loaded.native_size
@@ -426,7 +442,7 @@ def denoise(loaded: LoadedPipeline, settings: DenoiseSettings,
     started = time.perf_counter()
     scheduler = make_scheduler(loaded, settings.scheduler)
     do_cfg = settings.guidance_scale > 1 and not loaded.is_lcm
-    preview = _previewer(loaded, settings.preview)
+    preview = _previewer(loaded, resolve_preview(loaded, settings.preview))
 
     with torch.inference_mode():
         # 1. Encode the prompt (and, for classifier-free guidance, the negative prompt) into text states
@@ -484,8 +500,8 @@ def denoise(loaded: LoadedPipeline, settings: DenoiseSettings,
                 prediction_type = scheduler.config.prediction_type
                 x0, eps = _split_prediction(vp, model_output, alpha_bar, prediction_type)
                 if is_preview:
-                    x_t_image, x0_image = preview(vp), preview(x0)
-                    noise_image = preview(eps) if settings.show_noise else None
+                    x_t_image, x0_image, *noise = preview(vp, x0, *([eps] if settings.show_noise else []))
+                    noise_image = noise[0] if noise else None
                 if settings.guidance_step == i and do_cfg:
                     guidance = _explain_guidance(i, float(t), settings.guidance_scale, vp, uncond, cond,
                                                  alpha_bar, prediction_type, preview)
@@ -574,10 +590,11 @@ def _explain_guidance(i, t, scale, vp, uncond, cond, alpha_bar, prediction_type,
     parts = [_split_prediction(vp, output, alpha_bar, prediction_type) for output in (uncond, cond, guided)]
     difference = (cond - uncond).abs().mean(dim=1)[0].float().cpu().numpy()
     norm = float((cond - uncond).norm() / uncond.norm().clamp_min(1e-12))
+    noises = preview(*(noise for _, noise in parts))
+    x0s = preview(*(x0 for x0, _ in parts))
     return GuidanceExplained(
-        step=i, timestep=t, scale=scale,
-        uncond_noise=preview(parts[0][1]), cond_noise=preview(parts[1][1]), guided_noise=preview(parts[2][1]),
-        uncond_x0=preview(parts[0][0]), cond_x0=preview(parts[1][0]), guided_x0=preview(parts[2][0]),
+        step=i, timestep=t, scale=scale, uncond_noise=noises[0], cond_noise=noises[1], guided_noise=noises[2],
+        uncond_x0=x0s[0], cond_x0=x0s[1], guided_x0=x0s[2],
         difference=difference.astype(np.float32), difference_norm=norm)
 
 
@@ -641,6 +658,9 @@ class CapturingAttnProcessor:
 
 
 def _attention_maps(i, t, capture: dict, tokens: PromptTokens, resolution: int | None, latent_hw) -> CrossAttentionMaps:
+    """Mean over heads and layers at one level. By default the finest level of at most ATTENTION_SIDE cells per
+    side: there a word's map follows its object (tiny-shapes-sd at 8 x 8: "red" lights the red circle, "blue" the
+    blue square), where the coarser 4 x 4 level lights whole quarters of the picture."""
     lh, lw = int(latent_hw[0]), int(latent_hw[1])
     levels = {}
     for hw, maps in capture.items():
@@ -650,7 +670,8 @@ def _attention_maps(i, t, capture: dict, tokens: PromptTokens, resolution: int |
         raise ValueError("this U-Net has no cross-attention layers to show.")
     resolutions = sorted(levels, reverse=True)
     if resolution is None:
-        chosen = max(resolutions, key=lambda r: (len(levels[r]), -r[0]))
+        fine_enough = [r for r in resolutions if r[0] <= ATTENTION_SIDE]
+        chosen = fine_enough[0] if fine_enough else resolutions[-1]
     else:
         matches = [r for r in resolutions if r[0] == resolution]
         if not matches:
@@ -667,41 +688,41 @@ def _attention_maps(i, t, capture: dict, tokens: PromptTokens, resolution: int |
 # Previews
 
 
-def _previewer(loaded: LoadedPipeline, kind: str) -> Callable[[Any], np.ndarray]:
-    """A function from VP-scale latents (1, C, h, w) to an (H, W, 3) uint8 image."""
+def _previewer(loaded: LoadedPipeline, kind: str) -> Callable[..., list[np.ndarray]]:
+    """A function from VP-scale latents, each (1, C, h, w), to one (H, W, 3) uint8 image each. They are decoded
+    as one batch: x_t and x0 together cost the VAE about 1.4 times one decode on a CPU, not twice."""
     import torch
     import torch.nn.functional as F
 
     pipe = loaded.pipe
     if kind == "vae":
-        def decode(latents):
-            image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
-            return _to_uint8(image)
+        def decode(*latents):
+            return _to_uint8(pipe.vae.decode(torch.cat(latents) / pipe.vae.config.scaling_factor, return_dict=False)[0])
         return decode
     if kind == "taesd":
         taesd = load_taesd(loaded)
 
-        def decode_tiny(latents):
-            return _to_uint8(taesd.decode(latents.to(taesd.dtype), return_dict=False)[0])
+        def decode_tiny(*latents):
+            return _to_uint8(taesd.decode(torch.cat(latents).to(taesd.dtype), return_dict=False)[0])
         return decode_tiny
     linear = linear_preview(loaded)
     weights = torch.from_numpy(linear.weights).to(loaded.device, torch.float32)
 
-    def project(latents):
-        flat = latents[0].float().permute(1, 2, 0)                       # (h, w, C)
-        rgb = flat @ weights[:-1] + weights[-1]                          # (h, w, 3) in about [-1, 1]
-        rgb = rgb.permute(2, 0, 1)[None]
-        rgb = F.interpolate(rgb, scale_factor=pipe.vae_scale_factor, mode="bilinear", align_corners=False)
+    def project(*latents):
+        flat = torch.cat(latents).float().permute(0, 2, 3, 1)            # (N, h, w, C)
+        rgb = flat @ weights[:-1] + weights[-1]                          # (N, h, w, 3) in about [-1, 1]
+        rgb = F.interpolate(rgb.permute(0, 3, 1, 2), scale_factor=pipe.vae_scale_factor, mode="bilinear",
+                            align_corners=False)
         return _to_uint8(rgb)
     return project
 
 
-def _to_uint8(image) -> np.ndarray:
-    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+def _to_uint8(images) -> list[np.ndarray]:
+    """(N, 3, H, W) in [-1, 1] -> N (H, W, 3) uint8 images."""
     import torch
 
-    image = ((image[0].float() / 2 + 0.5).clamp(0, 1) * 255).round()
-    return image.permute(1, 2, 0).to("cpu", dtype=torch.uint8).numpy()
+    images = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round()
+    return list(images.permute(0, 2, 3, 1).to("cpu", dtype=torch.uint8).numpy())
 
 
 def linear_preview(loaded: LoadedPipeline) -> LinearPreview:
@@ -711,37 +732,116 @@ def linear_preview(loaded: LoadedPipeline) -> LinearPreview:
 
 
 def _linear_preview(loaded: LoadedPipeline) -> LinearPreview:
-    config = loaded.pipe.vae.config
-    if loaded.latent_channels == 4 and abs(config.scaling_factor - SD_SCALING_FACTOR) < 1e-6 and loaded.native_size >= 256:
+    if _is_sd_vae(loaded.latent_channels, loaded.pipe.vae.config.scaling_factor) and loaded.native_size >= 256:
         weights = np.vstack([np.array(SD_LATENT_RGB, np.float32), np.zeros((1, 3), np.float32)])
         return LinearPreview(weights=weights, source="SD 1.x factors", r2=None)
     return fit_linear_preview(loaded)
 
 
-def fit_linear_preview(loaded: LoadedPipeline, samples: int = 16, seed: int = 0) -> LinearPreview:
-    """Fit RGB ~ latents @ W + b by least squares on the VAE's own decodes of random latents, with each
-    decoded image averaged down to the latent grid (one latent pixel covers vae_scale_factor^2 pixels)."""
+def _is_sd_vae(latent_channels: int, scaling_factor: float) -> bool:
+    """Stable Diffusion 1.x/2.x's VAE (or one that shares its latent space, as TAESD and the SD factors need)."""
+    return latent_channels == 4 and abs(scaling_factor - SD_SCALING_FACTOR) < 1e-6
+
+
+def fit_linear_preview(loaded: LoadedPipeline, samples: int = LINEAR_FIT_SCENES, seed: int = 0) -> LinearPreview:
+    """Fit RGB ~ latents @ W + b by least squares on the model's own latents of drawn scenes (playground.shapes:
+    flat colours on plain backgrounds), with each decoded image averaged down to the latent grid (one latent cell
+    covers vae_scale_factor^2 pixels). Latents of pictures, not random ones: a VAE turns random latents into
+    nothing like its pictures, and a matrix fitted there explains little of what a run shows (tiny-shapes-sd:
+    10% of the pixel variance with random latents, 40% with its own: still too little, see preview_options)."""
     import torch
     import torch.nn.functional as F
+    from PIL import Image
+
+    from playground import shapes
 
     pipe = loaded.pipe
     factor = pipe.vae_scale_factor
-    side = loaded.native_size // factor
-    generator = torch.Generator(device=loaded.device).manual_seed(seed)
-    latents = torch.randn((samples, loaded.latent_channels, side, side), generator=generator,
-                          device=loaded.device, dtype=loaded.dtype)
+    scale = pipe.vae.config.scaling_factor
+    size = loaded.native_size
+    drawn = shapes.render_batch(shapes.sample_scenes(samples, seed))                 # (N, 64, 64, 3) uint8
+    if size != drawn.shape[1]:
+        drawn = np.stack([np.asarray(Image.fromarray(d).resize((size, size), Image.Resampling.BICUBIC)) for d in drawn])
     with torch.inference_mode():
-        images = torch.cat([pipe.vae.decode(z[None] / pipe.vae.config.scaling_factor, return_dict=False)[0]
-                            for z in latents])
-        images = F.avg_pool2d(images.float().clamp(-1, 1), factor)                 # (N, 3, side, side)
+        pixels = torch.from_numpy(drawn).to(loaded.device).permute(0, 3, 1, 2).to(loaded.dtype) / 127.5 - 1
+        # sampled from the posterior, as the U-Net's training latents are: a channel the decoder ignores is noise
+        # there, and the fit learns to ignore it too
+        generator = torch.Generator(device=loaded.device).manual_seed(seed)
+        latents = torch.cat([pipe.vae.encode(p[None]).latent_dist.sample(generator) * scale for p in pixels])
+        images = torch.cat([pipe.vae.decode(z[None] / scale, return_dict=False)[0] for z in latents])
+        images = F.avg_pool2d(images.float().clamp(-1, 1), factor)                 # (N, 3, h, w)
     x = latents.float().permute(0, 2, 3, 1).reshape(-1, loaded.latent_channels).cpu().numpy()
-    x = np.hstack([x, np.ones((len(x), 1), np.float32)])                            # (N*side*side, C + 1)
-    y = images.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()                     # (N*side*side, 3)
+    x = np.hstack([x, np.ones((len(x), 1), np.float32)])                            # (N*h*w, C + 1)
+    y = images.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()                     # (N*h*w, 3)
     weights, *_ = np.linalg.lstsq(x, y, rcond=None)
     residual = ((x @ weights - y) ** 2).sum()
     total = ((y - y.mean(axis=0)) ** 2).sum()
     return LinearPreview(weights=weights.astype(np.float32), source="least-squares fit",
                          r2=float(1 - residual / total) if total > 0 else None)
+
+
+def preview_options(model: str | LoadedPipeline) -> PreviewOptions:
+    """The preview decoders that work for a model, and its sensible default, from its config files alone (a
+    model name loads no weights), so the page can offer them as soon as a model is picked:
+      vae     always: the model's own decoder, exact; the default where it is cheap (latents up to CHEAP_VAE_SIDE)
+      linear  Stable Diffusion's VAE only, whose latent-to-RGB factors are known. Other VAEs need not be linear in
+              colour: tiny-shapes-sd's is not (a matrix fitted to it explains 40% of its pixel variance and draws
+              its red circle black), so no matrix is offered for them
+      taesd   where there is one: a taesd/ folder in the pipeline, or SD's own when cached or the Hub is reachable
+
+        >>> preview_options("tiny-shapes-sd")
+        PreviewOptions(choices=['vae'], default='vae', latent_side=16)
+    """
+    if isinstance(model, LoadedPipeline):
+        config = model.pipe.vae.config
+        channels, scale = int(config.latent_channels), float(config.scaling_factor)
+        side, native, folder = model.native_size // model.pipe.vae_scale_factor, model.native_size, model.path
+    else:
+        path, kind = _resolve_pipeline(model)
+        configs = _read_configs(path, kind)
+        if configs is None:   # a Hub checkpoint not downloaded yet: Stable Diffusion's layout
+            channels, scale, side, native = 4, SD_SCALING_FACTOR, 64, 512
+        else:
+            vae, unet = configs
+            channels, scale, side = int(vae["latent_channels"]), float(vae["scaling_factor"]), int(unet["sample_size"])
+            native = side * 2 ** (len(vae["block_out_channels"]) - 1)
+        folder = path
+    sd = _is_sd_vae(channels, scale) and native >= 256
+    offered = {"vae": True, "linear": sd,
+               "taesd": (Path(folder) / "taesd").is_dir() or (sd and (_in_hub_cache_file("madebyollin/taesd")
+                                                                     or hub_reachable()))}
+    if side <= CHEAP_VAE_SIDE:
+        default = "vae"
+    else:
+        default = next(kind for kind in ("taesd", "linear", "vae") if offered[kind])
+    choices = [default] + [kind for kind in PREVIEWS if kind != default and offered[kind]]
+    return PreviewOptions(choices=choices, default=default, latent_side=side)
+
+
+def resolve_preview(loaded: LoadedPipeline, preview: str | None) -> str:
+    """The decoder a run uses: the one asked for, or the model's default when none is."""
+    if preview is None or preview == "":
+        return preview_options(loaded).default
+    if preview not in PREVIEWS:
+        raise ValueError(f"unknown preview decoder {preview!r}: choose one of {', '.join(PREVIEWS)}.")
+    return preview
+
+
+def _read_configs(path: str, kind: str) -> tuple[dict, dict] | None:
+    """(vae config, unet config) of a pipeline folder, or of a Hub checkpoint in the local cache (else None)."""
+    import json
+
+    if kind == "dir":
+        return tuple(json.loads((Path(path) / part / "config.json").read_text(encoding="utf-8"))
+                     for part in ("vae", "unet"))
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = [try_to_load_from_cache(path, f"{part}/config.json") for part in ("vae", "unet")]
+    if not all(isinstance(f, str) for f in found):
+        return None
+    return tuple(json.loads(Path(f).read_text(encoding="utf-8")) for f in found)
 
 
 def load_taesd(loaded: LoadedPipeline):
@@ -753,11 +853,11 @@ def load_taesd(loaded: LoadedPipeline):
         local = Path(loaded.path) / "taesd"
         if local.is_dir():
             source = str(local)
-        elif loaded.latent_channels == 4 and abs(loaded.pipe.vae.config.scaling_factor - SD_SCALING_FACTOR) < 1e-6 \
-                and (_in_hub_cache_file("madebyollin/taesd") or (not hub_offline() and hub_reachable())):
+        elif "taesd" in preview_options(loaded).choices:
             source = "madebyollin/taesd"
         else:
-            raise ValueError(f"no TAESD decoder is available for {loaded.name}: choose the linear or the VAE preview.")
+            offered = " or ".join(preview_options(loaded).choices)
+            raise ValueError(f"no TAESD decoder is available for {loaded.name}: choose the {offered} preview.")
         model = AutoencoderTiny.from_pretrained(source, dtype=loaded.dtype, **public.weights_kwargs())
         model = model.to(loaded.device).eval()
         return model, sum(p.numel() * p.element_size() for p in model.parameters())
@@ -842,11 +942,8 @@ def forward_diffusion(loaded: LoadedPipeline, image: Any, timesteps: list[int], 
         x0 = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor   # (1, C, h, w)
         generator = torch.Generator(device=loaded.device).manual_seed(int(seed))
         noise = torch.randn(x0.shape, generator=generator, device=loaded.device, dtype=x0.dtype)
-        images = []
-        for t in timesteps:
-            x_t = scheduler.add_noise(x0, noise, torch.tensor([int(t)], device=loaded.device))
-            images.append(decode(x_t))
-        reconstruction = decode(x0)
+        noised = [scheduler.add_noise(x0, noise, torch.tensor([int(t)], device=loaded.device)) for t in timesteps]
+        reconstruction, *images = decode(x0, *noised)
     cumprod = scheduler.alphas_cumprod.float().numpy()
     return ForwardDiffusion(timesteps=[int(t) for t in timesteps], alpha_bars=[float(cumprod[t]) for t in timesteps],
                             original=resized, reconstruction=reconstruction, images=np.stack(images))
@@ -902,38 +999,67 @@ def export_gif(frames: list[np.ndarray], path: str | Path, milliseconds: int = 1
     return path
 
 
+def upscale(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """Nearest-neighbour upscale by a whole factor until the longer side is at least `side` pixels, so that a
+    small model's pixels stay crisp blocks on a projector and in exports; a larger image is returned as it is.
+
+        >>> upscale(np.zeros((64, 48, 3), np.uint8)).shape
+        (256, 192, 3)
+        >>> upscale(np.zeros((512, 512, 3), np.uint8)).shape
+        (512, 512, 3)
+    """
+    factor = math.ceil(side / max(image.shape[:2]))
+    return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
+
+
 def grid_image(frames: np.ndarray, row_labels: list[str] | None = None, column_labels: list[str] | None = None,
-               scale: int = 1, pad: int = 4) -> np.ndarray:
-    """(R, C, H, W, 3) uint8 frames -> one (H', W', 3) uint8 grid with labels above columns and left of rows."""
-    from PIL import Image, ImageDraw
+               scale: int | None = None, pad: int = 6) -> np.ndarray:
+    """(R, C, H, W, 3) uint8 frames -> one (H', W', 3) uint8 grid with labels above columns and left of rows.
+    `scale`: whole-number nearest-neighbour factor; by default enough for tiles of at least DISPLAY_SIDE pixels.
+    Labels are drawn in a font about a fourteenth of a tile high, so they read at the size the tiles do."""
+    from PIL import Image, ImageDraw, ImageFont
 
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 5:
         raise ValueError(f"grid frames must be (rows, columns, H, W, 3), got shape {frames.shape}.")
     rows, cols, h, w, _ = frames.shape
+    if scale is None:
+        scale = max(1, math.ceil(DISPLAY_SIDE / max(h, w)))
     h, w = h * scale, w * scale
-    left = 8 + 7 * max((len(label) for label in row_labels or []), default=0)
-    top = 18 if column_labels else 0
+    font = ImageFont.load_default(size=max(12, min(h, w) // 14))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left = int(max((measure.textlength(label, font=font) for label in row_labels or []), default=0))
+    left = left + 2 * pad if row_labels else 0
+    top = int(font.size * 1.6) if column_labels else 0
     canvas = Image.new("RGB", (left + cols * (w + pad) + pad, top + rows * (h + pad) + pad), "white")
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(column_labels or []):
-        draw.text((left + pad + c * (w + pad), 3), label, fill="black")
+        draw.text((left + pad + c * (w + pad), top // 2), label, fill="black", font=font, anchor="lm")
     for r in range(rows):
         y = top + pad + r * (h + pad)
         if row_labels:
-            draw.text((4, y + h // 2 - 6), row_labels[r], fill="black")
+            draw.text((pad, y + h // 2), row_labels[r], fill="black", font=font, anchor="lm")
         for c in range(cols):
             tile = Image.fromarray(frames[r, c]).resize((w, h), Image.Resampling.NEAREST)
             canvas.paste(tile, (left + pad + c * (w + pad), y))
     return np.asarray(canvas)
 
 
-def export_grid_png(strip: Filmstrip, path: str | Path, scale: int = 1) -> Path:
+def export_grid_png(strip: Filmstrip, path: str | Path, scale: int | None = None) -> Path:
+    """The filmstrip as one labelled PNG: a row per value, the steps left to right (a file may be as wide as it
+    needs; the page, which scrolls down, shows the values side by side); tiles at least DISPLAY_SIDE pixels."""
     from PIL import Image
 
     path = Path(path)
     Image.fromarray(grid_image(strip.frames, strip.row_labels, strip.column_labels, scale)).save(path)
     return path
+
+
+def export_filmstrip_gif(strip: Filmstrip, path: str | Path, milliseconds: int = 400) -> Path:
+    """The filmstrip animated: one frame per step, the values side by side in it, labelled."""
+    frames = [grid_image(strip.frames[None, :, c], [strip.column_labels[c]], strip.row_labels)
+              for c in range(strip.frames.shape[1])]
+    return export_gif(frames, path, milliseconds=milliseconds)
 
 
 def attention_overlay(image: np.ndarray, heat: np.ndarray, strength: float = 0.75) -> np.ndarray:

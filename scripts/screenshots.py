@@ -29,7 +29,7 @@ ACTIONS: dict[str, list[str]] = {
     "diffusion": ["diff-run", "diff-compare", "diff-fwd-run", "diff-export"],
 }
 MODES = {"light": "?__theme=light", "dark": "?__theme=dark", "projector": "?__theme=light&projector=1"}
-BUSY = ".progress-text, .eta-bar, .pending"
+BUSY = ".progress-text, .eta-bar, .pending, .generating"  # .generating: an output a handler is streaming into
 
 
 def wait_idle(page, timeout: float = 240.0, quiet: float = 1.5) -> None:

@@ -10,6 +10,8 @@ Plotly figures, escaped HTML. The run handler streams a preview per step; Stop c
 
 from __future__ import annotations
 
+import base64
+import io
 import tempfile
 import time
 from pathlib import Path
@@ -18,26 +20,58 @@ import gradio as gr
 import numpy as np
 from plotly.colors import sample_colorscale
 
-from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, PREVIEWS, SCHEDULERS, DenoiseSettings, Denoised,
-                                  DenoisingStep, attention_overlay, denoise, export_gif, export_grid_png, filmstrip,
-                                  forward_diffusion, generate, grid_image, linear_preview, load_image, load_pipeline,
-                                  noise_schedule)
+from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPELINES, SCHEDULERS, DenoiseSettings,
+                                  Denoised, DenoisingStep, PreviewOptions, attention_overlay, denoise, export_filmstrip_gif,
+                                  export_gif, export_grid_png, filmstrip, forward_diffusion, generate, grid_image,
+                                  linear_preview, load_image, load_pipeline, noise_schedule, preview_options,
+                                  resolve_preview, upscale)
 from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
+from tabs.share import click_js
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
-DISPLAY_SIDE = 256        # small models make tiny images: exports are scaled up to about this many pixels
 SCHEDULER_NAMES = list(SCHEDULERS)
-PLOT_EVERY_SECONDS = 0.5
+PLOT_EVERY_SECONDS = 1.0
+SHOW_EVERY_SECONDS = 0.15   # at most about seven streamed updates a second (every step is kept for the scrubber)
 VIRIDIS = np.array([[int(float(v)) for v in c[4:-1].split(",")]
                     for c in sample_colorscale("Viridis", list(np.linspace(0, 1, 256)))], np.uint8)  # (256, 3)
 PROMPT = "a small red circle above a large blue square on a white background"
+PLOT_FONT, PLOT_TITLE, PLOT_HEIGHT = 14, 16, 340   # px (projector mode zooms the page)
+PREVIEW_WORDS = {
+    "vae": "vae: the model's own decoder, exact",
+    "linear": "linear: SD's latent-to-RGB factors, approximate colours at 1/8 resolution",
+    "taesd": "taesd: a small distilled decoder, close to the VAE and cheaper",
+}
 
 
 def model_choices() -> list[tuple[str, str]]:
     trained = (EMBEDDED_PIPELINES[DEFAULT_PIPELINE] / "model_index.json").is_file()
     label = "tiny-shapes-sd (embedded)" if trained else "tiny-shapes-sd (embedded; not trained yet)"
     return [(label, DEFAULT_PIPELINE)]
+
+
+def example_choices() -> list[tuple[str, str]]:
+    """Forward-diffusion examples (scripts/make_diffusion_examples.py), shown by their captions; the default
+    prompt's scene first."""
+    found = [(path.stem.replace("-", " "), path.name) for path in sorted(EXAMPLE_IMAGES.glob("*.png"))]
+    return sorted(found, key=lambda choice: choice[0] != PROMPT)
+
+
+def default_preview_options() -> PreviewOptions:
+    """The default model's preview decoders, from its config files (no weights are loaded at start-up)."""
+    try:
+        return preview_options(DEFAULT_PIPELINE)
+    except ValueError:  # not trained yet: a run says so
+        return PreviewOptions(choices=["vae"], default="vae", latent_side=0)
+
+
+def preview_info(options: PreviewOptions) -> str:
+    """The preview decoder's help text: what each offered decoder is, and why a linear one may be missing."""
+    text = "How x_t and x0 become pictures. " + "; ".join(PREVIEW_WORDS[kind] for kind in options.choices) + "."
+    if "linear" not in options.choices:
+        text += (" No linear latent-to-RGB matrix is offered: only Stable Diffusion's VAE is close enough to linear "
+                 "in colour for one.")
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,25 +86,24 @@ def schedule_figure(timesteps: list[float], sigmas: list[float], alpha_bars: lis
     hover = [f"t = {t:g}" for t in timesteps]
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=steps, y=sigmas, name="sigma (noise / signal)", mode="lines+markers",
-                                text=hover, marker={"size": 4}))
+                                text=hover, marker={"size": 5}))
     figure.add_trace(go.Scatter(x=steps, y=alpha_bars, name="alpha-bar (signal fraction)", mode="lines+markers",
-                                text=hover, marker={"size": 4, "symbol": "square"}, line={"dash": "dash"}, yaxis="y2"))
+                                text=hover, marker={"size": 5, "symbol": "square"}, line={"dash": "dash"}, yaxis="y2"))
     if current is not None and 0 <= current < len(steps):
         figure.add_trace(go.Scatter(x=[steps[current]], y=[sigmas[current]], name=f"step {current + 1}",
                                     mode="markers", marker={"size": 14, "symbol": "diamond", "color": "crimson"}))
         figure.add_vline(x=steps[current], line_dash="dot", line_color="crimson")
     figure.update_layout(
-        height=300, margin={"l": 50, "r": 50, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.25},
-        xaxis={"title": "step"}, yaxis={"title": "sigma", "type": "log"},
+        height=PLOT_HEIGHT, margin={"l": 60, "r": 60, "t": 40, "b": 50}, legend={"orientation": "h", "y": -0.3},
+        font={"size": PLOT_FONT}, xaxis={"title": "step"}, yaxis={"title": "sigma", "type": "log", "dtick": 1},  # powers of ten only
         yaxis2={"title": "alpha-bar", "overlaying": "y", "side": "right", "range": [0, 1]},
-        title={"text": "Noise schedule", "font": {"size": 13}})
+        title={"text": "Noise schedule", "font": {"size": PLOT_TITLE}})
     return figure
 
 
 def scaled(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """Nearest-neighbour upscale of a small image so its pixels stay crisp in exports."""
-    factor = max(1, side // max(image.shape[:2]))
-    return image.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else image
+    """Nearest-neighbour upscale of a small image so its pixels stay crisp on the page and in exports."""
+    return upscale(image, side)
 
 
 def step_caption(step: dict) -> str:
@@ -93,12 +126,88 @@ def heat_image(values: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return scaled(VIRIDIS[(values.clip(0, 1) * 255).astype(np.uint8)], side)
 
 
+def image_tag(image: np.ndarray, alt: str) -> str:
+    """An <img> holding the picture itself (PNG, upscaled to at least DISPLAY_SIDE pixels, nearest-neighbour)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(scaled(np.asarray(image, dtype=np.uint8))).save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+
+
+def figure_html(image: np.ndarray | None, caption: str, extra_class: str = "") -> str:
+    """One picture with its caption under it (an empty cell when there is no picture)."""
+    if image is None:
+        return f'<figure class="pg-diff-figure pg-diff-empty {extra_class}"></figure>'
+    return (f'<figure class="pg-diff-figure {extra_class}">{image_tag(image, caption)}'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def guidance_html(guidance, settings: DenoiseSettings | None = None, distilled: bool = False) -> str:
+    """Guidance explained: the noise predicted without and with the prompt, their difference and the guided mix;
+    under them, the clean image each prediction implies. No inner scroll: every picture is on the page. Without a
+    picture (guidance off, an LCM model, or the step not reached) it says why."""
+    if guidance is None:
+        if settings is None or settings.guidance_step is None:
+            return ""
+        if distilled:
+            why = "This LCM-distilled U-Net takes the guidance scale as an input and runs once per step: nothing to compare."
+        elif settings.guidance_scale <= 1:
+            why = (f"At guidance scale {settings.guidance_scale:g} the U-Net runs once per step, with the prompt "
+                   "only, so there is no unconditional prediction to compare: set a scale above 1.")
+        else:
+            why = f"Step {settings.guidance_step + 1} was not reached, so guidance was not captured."
+        return f'<p class="pg-diff-caption">{escape(why)}</p>'
+    g = guidance
+    noises = [figure_html(g.uncond_noise, "without the prompt (uncond)"),
+              figure_html(g.cond_noise, "with the prompt (cond)"),
+              figure_html(heat_image(g.difference), f"|cond − uncond|: where the prompt changes the prediction "
+                                                    f"(brighter: more; in all {g.difference_norm:.2f} of uncond)"),
+              figure_html(g.guided_noise, f"guided: uncond + {g.scale:g} × (cond − uncond)")]
+    clean = [figure_html(g.uncond_x0, "x0 without the prompt"), figure_html(g.cond_x0, "x0 with the prompt"),
+             figure_html(None, ""), figure_html(g.guided_x0, "x0 guided: where this step heads")]
+    return (f'<p class="pg-diff-caption">Step {g.step + 1} (t = {g.timestep:g}), guidance scale {g.scale:g}.</p>'
+            f'<h4 class="pg-diff-heading">The noise the U-Net predicts</h4><div class="pg-diff-row">{"".join(noises)}</div>'
+            f'<h4 class="pg-diff-heading">The clean image x0 each prediction implies</h4>'
+            f'<div class="pg-diff-row">{"".join(clean)}</div>')
+
+
+def attention_html(attention, image) -> str:
+    """One picture per prompt token: where its cross-attention gathers, as a warm overlay on the final image."""
+    if attention is None:
+        return ""
+    figures = [figure_html(attention_overlay(image, heat), f"{piece} · {100 * heat.mean():.1f}%")
+               for piece, heat in zip(attention.tokens.tokens, attention.maps)]
+    return f'<div class="pg-diff-grid">{"".join(figures)}</div>'
+
+
+def forward_html(result) -> str:
+    figures = [figure_html(result.original, "x0: the image"),
+               figure_html(result.reconstruction, "VAE round trip (t = 0)")]
+    figures += [figure_html(image, f"t = {t}: alpha-bar = {a:.3f}")
+                for t, image, a in zip(result.timesteps, result.images, result.alpha_bars)]
+    return f'<div class="pg-diff-grid">{"".join(figures)}</div>'
+
+
+def filmstrip_html(strip) -> str:
+    """The compared values side by side as columns, the steps as rows (a page scrolls down, not across)."""
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for label in strip.row_labels)
+    rows = []
+    for c, label in enumerate(strip.column_labels):
+        cells = "".join(f"<td>{image_tag(strip.frames[r, c], f'{strip.row_labels[r]}, {label}')}</td>"
+                        for r in range(strip.frames.shape[0]))
+        rows.append(f'<tr><th scope="row">{escape(label)}</th>{cells}</tr>')
+    return (f'<div class="pg-diff-strip"><table><thead><tr><th scope="col">step</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
 def _record(step: DenoisingStep) -> dict:
     return {"index": step.index, "total": step.total, "timestep": step.timestep, "sigma": step.sigma,
             "alpha_bar": step.alpha_bar, "x_t": step.x_t, "x0": step.x0, "noise": step.noise}
 
 
-def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size=None, preview="linear",
+def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size=None, preview=None,
               every=1, show_noise=False, guidance_step=None, attention_step=None) -> DenoiseSettings:
     def whole(value, label):
         if value is None or value == "":
@@ -111,10 +220,31 @@ def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, s
         prompt=prompt or "", negative_prompt=negative_prompt or "", steps=whole(steps, "steps"),
         guidance_scale=float(guidance_scale) if guidance_scale is not None else 7.5,
         seed=whole(seed, "seed") if seed is not None else 0, scheduler=scheduler,
-        height=whole(size, "image size") or None, width=whole(size, "image size") or None, preview=preview,
+        height=whole(size, "image size") or None, width=whole(size, "image size") or None, preview=preview or None,
         preview_every=whole(every, "preview every") or 1, show_noise=bool(show_noise),
         guidance_step=None if guidance_step is None else whole(guidance_step, "guidance step") - 1,
         attention_step=None if attention_step is None else whole(attention_step, "attention step") - 1)
+
+
+def preview_note(loaded, preview: str, seconds: float) -> str:
+    """What the previews were drawn with, and how faithful that is."""
+    if preview == "vae":
+        what = "the model's own VAE decoder: exact, the same decoder as the final image"
+    elif preview == "taesd":
+        what = "TAESD, a small distilled decoder: close to the VAE, not exact"
+    elif linear_preview(loaded).r2 is None:
+        what = "Stable Diffusion's linear latent-to-RGB factors: approximate colours, one per 8 × 8 pixels"
+    else:
+        what = (f"a latent-to-RGB matrix fitted to this VAE, explaining {100 * linear_preview(loaded).r2:.0f}% of "
+                "its pixel variance: approximate")
+    return f"Previews: {what} ({seconds:.2f} s of decoding in all)."
+
+
+def failure_status(error: Exception) -> str:
+    """The status after a failed run: what went wrong, so the page never keeps an earlier run's "Done"."""
+    reason = str(error) if isinstance(error, (ValueError, gr.Error)) else f"something went wrong ({type(error).__name__})"
+    return (f"<strong>The run failed:</strong> {escape(reason)} The pictures were cleared; change the input and "
+            "press Denoise again.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +252,9 @@ def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, s
 
 
 RUN_OUTPUTS = ("x_t", "x0", "noise", "final", "previews", "timesteps", "state", "status", "plot", "scrubber",
-               "guidance", "attention", "attention_note")
+               "guidance", "attention", "attention_note", "exports")
+CLEARED = {"x_t": None, "x0": None, "final": None, "previews": [], "timesteps": None, "state": {}, "guidance": "",
+           "attention": "", "attention_note": "", "exports": None}
 
 
 def _outputs(**values) -> tuple:
@@ -134,19 +266,39 @@ def _outputs(**values) -> tuple:
 @friendly_errors
 def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
         guidance_step, attention_step, attention_resolution=0, progress=gr.Progress(track_tqdm=True)):
-    """Stream the denoising loop: one preview per step, then the final image and the panels."""
+    """Stream the denoising loop: one preview per step, then the final image and the panels. A failed run says
+    so in the status (and `clear_run`, pressed before it, has taken the last run's pictures away), so nothing
+    stale looks like its result."""
+    try:
+        yield from _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every,
+                        show_noise, guidance_step, attention_step, attention_resolution, progress)
+    except Exception as error:
+        yield _outputs(status=failure_status(error))
+        raise
+
+
+def clear_run(show_noise):
+    """Before a run: the last run's pictures, panels and exports go, so none of them can pass for the new one's."""
+    return _outputs(**CLEARED, noise=gr.update(value=None, visible=bool(show_noise)), status="Starting…")
+
+
+def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
+         guidance_step, attention_step, attention_resolution, progress):
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview,
                          every, show_noise, guidance_step, attention_step)
     if attention_resolution:
         settings = DenoiseSettings(**{**settings.__dict__, "attention_resolution": int(attention_resolution)})
     loaded = load_pipeline(model, progress_callback(progress))
+    decoder = resolve_preview(loaded, settings.preview)
     record: dict = {"steps": [], "final": None}
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
     record.update(timesteps=schedule.timesteps, sigmas=schedule.sigmas, alpha_bars=schedule.alpha_bars)
-    plotted = 0.0
+    plotted = shown = 0.0
+    preview_seconds = 0.0
     for item in denoise(loaded, settings):
         if isinstance(item, Denoised):
             break
+        preview_seconds += item.preview_seconds
         if item.guidance is not None:
             record["guidance"] = item.guidance
         if item.attention is not None:
@@ -155,25 +307,29 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
             continue
         step = _record(item)
         record["steps"].append(step)
+        last = item.index == item.total - 1
+        if time.monotonic() - shown < SHOW_EVERY_SECONDS and not last:
+            continue  # recorded for the scrubber, but a browser sent 3 pictures every 30 ms stops answering clicks
+        shown = time.monotonic()
         values = dict(
             x_t=_big(item.x_t), x0=_big(item.x0), noise=_big(item.noise),
             status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
-                   f"{item.preview_seconds * 1000:.0f} ms preview ({settings.preview})",
+                   f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
             scrubber=gr.update(maximum=max(2, len(record["steps"])), value=len(record["steps"])))
-        if time.monotonic() - plotted > PLOT_EVERY_SECONDS or item.index == item.total - 1:
-            # redrawing Plotly on every step would keep a slow browser busy; the marker moves about twice a second
+        if time.monotonic() - plotted > PLOT_EVERY_SECONDS or last:
+            # redrawing Plotly on every step would keep a slow browser busy; the marker moves about once a second
             values["plot"] = schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index)
             plotted = time.monotonic()
         yield _outputs(**values)
     record["final"] = item.image
-    gallery = [(step["x0"], f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
+    gallery = [(_big(step["x0"]), f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
     yield _outputs(
-        final=item.image, previews=gallery, timesteps=item.timesteps, state=record,
+        final=_big(item.image), previews=gallery, timesteps=item.timesteps, state=record,
         status=f"Done: {len(item.timesteps)} steps of {escape(settings.scheduler)} in {item.seconds:.2f} s "
-               f"(text encoder: {escape(loaded.text_encoder_note)}). {_preview_note(loaded, settings.preview)}"
+               f"(text encoder: {escape(loaded.text_encoder_note)}). {preview_note(loaded, decoder, preview_seconds)} "
                "Scrub or play the steps below.",
-        guidance=_guidance_items(record.get("guidance")),
-        attention=_attention_items(record.get("attention"), item.image),
+        guidance=guidance_html(record.get("guidance"), settings, loaded.is_lcm),
+        attention=attention_html(record.get("attention"), item.image),
         attention_note=_attention_note(record.get("attention"), item.tokens, settings.attention_step))
 
 
@@ -181,41 +337,13 @@ def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, 
 @friendly_errors
 def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed: int, scheduler: str,
                 negative_prompt: str, progress=gr.Progress(track_tqdm=True)):
-    """The API: (final image, per-step predicted-x0 previews, timesteps)."""
+    """The API: (final image, per-step predicted-x0 previews, timesteps), in the model's own pixels; the previews
+    through the model's default decoder (tiny-shapes-sd: its VAE, so the last one is the final image)."""
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt)
     loaded = load_pipeline(model, progress_callback(progress))
     steps_out, result = generate(loaded, settings)
     gallery = [(step.x0, f"step {step.index + 1}: t = {step.timestep:g}") for step in steps_out]
     return result.image, gallery, result.timesteps
-
-
-def _preview_note(loaded, preview: str) -> str:
-    if preview != "linear":
-        return ""
-    linear = linear_preview(loaded)
-    if linear.r2 is None:
-        return f"Linear preview: {linear.source}. "
-    return (f"Linear preview: {linear.source} against this VAE, explaining {100 * linear.r2:.0f}% of its "
-            "pixel variance. ")
-
-
-def _guidance_items(guidance) -> list:
-    if guidance is None:
-        return []
-    g = guidance
-    return [(scaled(g.uncond_noise), "noise, unconditional"), (scaled(g.cond_noise), "noise, with the prompt"),
-            (scaled(g.guided_noise), f"noise, guided (scale {g.scale:g})"),
-            (scaled(g.uncond_x0), "x0, unconditional"), (scaled(g.cond_x0), "x0, with the prompt"),
-            (scaled(g.guided_x0), "x0, guided"),
-            (heat_image(g.difference), f"|cond - uncond| (relative size {g.difference_norm:.3f})")]
-
-
-def _attention_items(attention, image) -> list:
-    if attention is None:
-        return []
-    base = scaled(image)
-    return [(attention_overlay(base, heat), f"{piece} · {100 * heat.mean():.1f}%")
-            for piece, heat in zip(attention.tokens.tokens, attention.maps)]
 
 
 def _attention_note(attention, tokens, requested) -> str:
@@ -258,24 +386,23 @@ def play(record):
 
 @friendly_errors
 def export_run(record):
-    """Animated GIF of the predicted x0 per step, and a PNG grid of x_t over x0."""
+    """Animated GIF of x_t and the predicted x0 per step, and a PNG grid of x_t over x0: labelled, tiles at least
+    DISPLAY_SIDE pixels."""
     if not record or record.get("final") is None or not record.get("steps"):
         raise ValueError("nothing to export yet: run the denoising loop first.")
-    steps = record["steps"]
+    steps, final = record["steps"], record["final"]
     folder = Path(tempfile.mkdtemp(prefix="pg-diffusion-"))
-    frames = [scaled(np.hstack([s["x_t"], np.full((s["x_t"].shape[0], 2, 3), 255, np.uint8), s["x0"]]))
-              for s in steps]
-    final = record["final"]
-    frames.append(scaled(np.hstack([final, np.full((final.shape[0], 2, 3), 255, np.uint8), final])))
+    frames = [grid_image(np.stack([[s["x_t"], s["x0"]]]), None,
+                         [f"x_t, step {s['index'] + 1} of {s['total']}", "predicted x0"]) for s in steps]
+    frames.append(grid_image(np.stack([[final, final]]), None, ["final latent, decoded", "final image (VAE)"]))
     gif = export_gif(frames, folder / "denoising.gif")
     picks = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 10)).round().astype(int))
     grid = np.stack([[steps[p]["x_t"] for p in picks] + [final], [steps[p]["x0"] for p in picks] + [final]])
     labels = [f"step {steps[p]['index'] + 1}" for p in picks] + ["final"]
-    scale = max(1, 96 // final.shape[0])
     png = folder / "denoising-grid.png"
     from PIL import Image
 
-    Image.fromarray(grid_image(grid, ["x_t", "x0"], labels, scale=scale)).save(png)
+    Image.fromarray(grid_image(grid, ["x_t", "x0"], labels)).save(png)
     return [str(gif), str(png)]
 
 
@@ -294,20 +421,20 @@ def _parse_values(vary: str, text: str) -> list:
 @friendly_errors
 def compare(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, vary, values,
             columns, progress=gr.Progress(track_tqdm=True)):
+    """A filmstrip across guidance values, schedulers or seeds, with its PNG and GIF."""
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview)
     loaded = load_pipeline(model, progress_callback(progress))
     strip = filmstrip(loaded, settings, vary, _parse_values(vary, values), int(columns), progress_callback(progress))
     folder = Path(tempfile.mkdtemp(prefix="pg-filmstrip-"))
-    scale = max(1, 96 // strip.frames.shape[2])
-    png = export_grid_png(strip, folder / f"filmstrip-{vary}.png", scale=scale)
-    frames = [scaled(np.vstack(list(strip.frames[:, c]))) for c in range(strip.frames.shape[1])]
-    gif = export_gif(frames, folder / f"filmstrip-{vary}.gif", milliseconds=400)
-    return str(png), [str(png), str(gif)]
+    png = export_grid_png(strip, folder / f"filmstrip-{vary}.png")
+    gif = export_filmstrip_gif(strip, folder / f"filmstrip-{vary}.gif")
+    return filmstrip_html(strip), [str(png), str(gif)]
 
 
 @gpu_task
 @friendly_errors
 def noise_image_forward(upload, example, timesteps_text, seed, model, preview, progress=gr.Progress(track_tqdm=True)):
+    """q(x_t | x0) at the chosen timesteps, as pictures."""
     source = upload if upload else (EXAMPLE_IMAGES / example if example else None)
     if source is None:
         raise ValueError("pick an example image or upload one.")
@@ -317,11 +444,7 @@ def noise_image_forward(upload, example, timesteps_text, seed, model, preview, p
     except ValueError:
         raise ValueError(f"timesteps must be whole numbers such as 0, 250, 500, 999; got {timesteps_text!r}.") from None
     loaded = load_pipeline(model, progress_callback(progress))
-    result = forward_diffusion(loaded, image, timesteps, int(seed or 0), preview)
-    items = [(scaled(result.original), "x0: the image"), (scaled(result.reconstruction), "VAE round trip (t = 0)")]
-    items += [(scaled(image), f"t = {t}: alpha-bar = {a:.3f}")
-              for t, image, a in zip(result.timesteps, result.images, result.alpha_bars)]
-    return items
+    return forward_html(forward_diffusion(loaded, image, timesteps, int(seed or 0), preview or "vae"))
 
 
 def update_schedule(model, scheduler, steps):
@@ -334,6 +457,19 @@ def update_schedule(model, scheduler, steps):
     except (ValueError, TypeError):
         return gr.skip()
     return schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars)
+
+
+def update_previews(model, preview, decoder):
+    """Offer the preview decoders that work for the chosen model, keeping the current choices where they still do."""
+    try:
+        options = preview_options(model)
+    except (ValueError, OSError, KeyError):
+        return gr.skip(), gr.skip()
+
+    def pick(current):
+        return current if current in options.choices else options.default
+    return (gr.update(choices=options.choices, value=pick(preview), info=preview_info(options)),
+            gr.update(choices=options.choices, value=pick(decoder)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,6 +492,13 @@ def python_lines(values: dict) -> list[str]:
     return lines
 
 
+# After Stop has cancelled the run (and a message already on its way has landed), the status says where it stopped.
+STOPPED_JS = """async () => {
+  await new Promise((done) => setTimeout(done, 400));
+  const status = document.querySelector("#diff-status")?.innerText.trim() || "";
+  return status.startsWith("Step ") ? "Stopped at " + status : status;
+}"""
+
 
 def build() -> Controls:
     gr.Markdown(
@@ -364,6 +507,7 @@ def build() -> Controls:
         "**classifier-free guidance** pushes away from the first), the **scheduler** removes part of it, and at the "
         "end the **VAE** decodes the latent into pixels. Every step is shown: the noisy latent **x_t** and the clean "
         "image **x0** the U-Net predicts from it.")
+    options = default_preview_options()
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(PROMPT, label="Prompt", lines=2, elem_id="diff-prompt",
@@ -386,9 +530,8 @@ def build() -> Controls:
                          info="0: the model's own size")
     with gr.Accordion("Previews, guidance and attention", open=False):
         with gr.Row():
-            preview = gr.Radio(list(PREVIEWS), value="linear", label="Preview decoder", elem_id="diff-preview",
-                               info="linear: a latent-to-RGB matrix (cheap); vae: the full decoder; taesd: a tiny "
-                                    "decoder, where one is available")
+            preview = gr.Radio(options.choices, value=options.default, label="Preview decoder",
+                               elem_id="diff-preview", info=preview_info(options))
             every = gr.Number(1, label="Preview every N steps", precision=0, elem_id="diff-every")
             show_noise = gr.Checkbox(False, label="Show the predicted noise", elem_id="diff-show-noise")
         with gr.Row():
@@ -396,34 +539,40 @@ def build() -> Controls:
             attention_step = gr.Number(10, label="Cross-attention at step", precision=0, elem_id="diff-attention-step")
             attention_resolution = gr.Number(0, label="Attention level (latent cells per side)", precision=0,
                                              elem_id="diff-attention-resolution",
-                                             info="0: the level with the most cross-attention layers")
+                                             info="0: the finest level of at most 16 x 16 cells (tiny-shapes-sd: 8)")
     with gr.Row():
         run_button = gr.Button("Denoise", variant="primary", elem_id="diff-run")
         stop_button = gr.Button("Stop", variant="stop", elem_id="diff-stop")
-    status = gr.Markdown(elem_id="diff-status")
-    with gr.Row(equal_height=True):
-        x_t_image = gr.Image(label="Noisy latent x_t", interactive=False, elem_id="diff-xt", height=240)
-        x0_image = gr.Image(label="Predicted x0", interactive=False, elem_id="diff-x0", height=240)
-        noise_image = gr.Image(label="Predicted noise", interactive=False, elem_id="diff-noise", height=240)
+    examples = gr.Examples([[PROMPT, 20, 5.0, 0, "DDIM"],
+                            ["a large green star in the center on a black background", 25, 5.0, 1, "Euler ancestral"],
+                            ["a small yellow triangle to the left of a large purple diamond on a gray background", 20,
+                             5.0, 2, "DPM-Solver++ 2M"],
+                            ["", 20, 1.0, 2, "DPM-Solver++ 2M"]],
+                           [prompt, steps, guidance, seed, scheduler], label="Try these (a click runs it)",
+                           elem_id="diff-examples")
+    status = gr.HTML(elem_id="diff-status")
+    with gr.Row(equal_height=True, elem_id="diff-images"):
+        x_t_image = gr.Image(label="Noisy latent x_t", interactive=False, elem_id="diff-xt", format="png",
+                             elem_classes="pg-diff-image")
+        x0_image = gr.Image(label="Predicted x0", interactive=False, elem_id="diff-x0", format="png",
+                            elem_classes="pg-diff-image")
+        noise_image = gr.Image(label="Predicted noise", interactive=False, elem_id="diff-noise", format="png",
+                               elem_classes="pg-diff-image", visible=False)
         final_image = gr.Image(label="Final image (VAE)", interactive=False, type="numpy", format="png",
-                               elem_id="diff-final", height=240)
+                               elem_id="diff-final", elem_classes="pg-diff-image")
     with gr.Row():
         scrubber = gr.Slider(1, 2, value=1, step=1, label="Preview (scrub through the recorded steps)",
                              elem_id="diff-scrubber", scale=4)
         play_button = gr.Button("▶ Play", elem_id="diff-play", scale=1)
-    plot = gr.Plot(label="Noise schedule", elem_id="diff-plot")
+    plot = gr.Plot(label="Noise schedule", show_label=False, elem_id="diff-plot")
     with gr.Accordion("Guidance explained", open=False):
-        gr.Markdown("At the chosen step: the noise predicted without the prompt, with it, and the guided mix "
-                    "uncond + scale × (cond − uncond); below each, the clean image it implies.")
-        guidance_gallery = gr.Gallery(columns=3, label="Guidance", elem_id="diff-guidance-gallery", format="png",
-                                      height="auto")
+        guidance_view = gr.HTML(elem_id="diff-guidance-gallery", elem_classes="pg-diff-view")
     with gr.Accordion("Cross-attention", open=False):
-        attention_html = gr.HTML(elem_id="diff-attention-note")
-        attention_gallery = gr.Gallery(columns=6, label="Where each token attends", elem_id="diff-attention-gallery",
-                                       format="png", height="auto")
+        attention_note = gr.HTML(elem_id="diff-attention-note", elem_classes="pg-diff-view")
+        attention_view = gr.HTML(elem_id="diff-attention-gallery", elem_classes="pg-diff-view")
     with gr.Accordion("All previews and exports", open=False):
-        previews = gr.Gallery(columns=8, label="Predicted x0 per step", elem_id="diff-previews", format="png",
-                              height="auto")
+        previews = gr.Gallery(columns=4, label="Predicted x0 per step", elem_id="diff-previews", format="png",
+                              height="auto", object_fit="contain", elem_classes="pg-diff-gallery")
         timesteps_json = gr.JSON(label="Timesteps", elem_id="diff-timesteps")
         export_button = gr.Button("Export GIF and PNG grid", elem_id="diff-export")
         export_files = gr.File(label="Exports", file_count="multiple", elem_id="diff-export-files")
@@ -433,44 +582,54 @@ def build() -> Controls:
                             elem_id="diff-vary")
             values = gr.Textbox("1, 3, 7.5", label="Values", elem_id="diff-values",
                                 info="Comma-separated: guidance scales, scheduler names, or seeds")
-            columns = gr.Number(6, label="Columns", precision=0, elem_id="diff-columns")
+            columns = gr.Number(6, label="Steps shown", precision=0, elem_id="diff-columns",
+                                info="Evenly spaced, the final image last")
             compare_button = gr.Button("Make filmstrip", elem_id="diff-compare")
-        strip_image = gr.Image(label="Filmstrip", interactive=False, elem_id="diff-strip", type="filepath")
+        strip_view = gr.HTML(elem_id="diff-strip", elem_classes="pg-diff-view")
         strip_files = gr.File(label="Filmstrip PNG and GIF", file_count="multiple", elem_id="diff-strip-files")
     with gr.Accordion("Forward diffusion: noising an image", open=False):
         gr.Markdown("q(x_t | x0) = N(√ᾱ_t · x0, (1 − ᾱ_t) · I): the image is encoded by the VAE, noised in latent "
-                    "space at the chosen timesteps under the model's schedule, and decoded again.")
+                    "space at the chosen timesteps under the model's schedule, and decoded again. The examples are "
+                    "drawn by the renderer tiny-shapes-sd was trained on.")
         with gr.Row():
-            examples = sorted(p.name for p in EXAMPLE_IMAGES.glob("*.png"))
-            example = gr.Dropdown(examples, value=examples[0] if examples else None, label="Example image",
-                                  elem_id="diff-fwd-example")
+            choices = example_choices()
+            example = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Example image",
+                                  elem_id="diff-fwd-example", scale=2)
             upload = gr.File(label="Or upload an image", file_types=["image"], type="filepath",
                              elem_id="diff-fwd-upload")
             fwd_steps = gr.Textbox("0, 100, 250, 500, 750, 999", label="Timesteps", elem_id="diff-fwd-steps")
-            fwd_decoder = gr.Radio(list(PREVIEWS), value="vae", label="Decoder", elem_id="diff-fwd-decoder")
+            fwd_decoder = gr.Radio(options.choices, value="vae", label="Decoder", elem_id="diff-fwd-decoder")
             fwd_button = gr.Button("Noise it", elem_id="diff-fwd-run")
-        fwd_gallery = gr.Gallery(columns=8, label="x_t", elem_id="diff-fwd-gallery", format="png", height="auto")
+        fwd_view = gr.HTML(elem_id="diff-fwd-gallery", elem_classes="pg-diff-view")
     state = gr.State({})
     api_button = gr.Button(visible=False)
-    gr.Examples([[PROMPT, 20, 5.0, 0, "DDIM"], ["a large green star in the center on a black background", 25, 5.0, 1,
-                                              "Euler ancestral"],
-                 ["", 20, 1.0, 2, "DPM-Solver++ 2M"]], [prompt, steps, guidance, seed, scheduler], label="Try these")
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
-    run_event = run_button.click(
+    run_outputs = [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot,
+                   scrubber, guidance_view, attention_view, attention_note, export_files]
+    run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
+                                 api_visibility="private").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
-        [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot, scrubber,
-         guidance_gallery, attention_gallery, attention_html], api_visibility="private")
+        run_outputs, api_visibility="private")
+    examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
     api_button.click(denoise_api, loop_inputs, [final_image, previews, timesteps_json], api_name="denoise")
     scrubber.input(show_step, [scrubber, state], [x_t_image, x0_image, noise_image, status, plot], api_visibility="private")
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")
     export_button.click(export_run, state, export_files, api_visibility="private")
+    # a comparison or a noising first clears the last one, so a failed one leaves nothing that looks like its result
     compare_event = compare_button.click(
-        compare, loop_inputs + [size, preview, vary, values, columns], [strip_image, strip_files], api_visibility="private")
-    fwd_button.click(noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_gallery,
-                     api_visibility="private")
-    stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private")
+        lambda: ("", None), None, [strip_view, strip_files], queue=False, show_progress="hidden",
+        api_visibility="private").then(
+        compare, loop_inputs + [size, preview, vary, values, columns], [strip_view, strip_files], api_visibility="private")
+    fwd_button.click(lambda: "", None, fwd_view, queue=False, show_progress="hidden", api_visibility="private").then(
+        noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_view, api_visibility="private")
+    stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private").then(
+        None, None, [status], js=STOPPED_JS, api_visibility="private")
+    show_noise.change(lambda on: gr.update(visible=bool(on)), show_noise, noise_image, api_visibility="private",
+                      show_progress="hidden")
+    model.change(update_previews, [model, preview, fwd_decoder], [preview, fwd_decoder], api_visibility="private",
+                 show_progress="hidden")
     for trigger in (scheduler.change, steps.blur):
         trigger(update_schedule, [model, scheduler, steps], plot, api_visibility="private", show_progress="hidden")
     return Controls(run_button, {

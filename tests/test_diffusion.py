@@ -289,3 +289,91 @@ def test_sd_checkpoints_use_the_known_linear_factors(tiny):
     sd_like = D.LoadedPipeline(**{**tiny.__dict__, "native_size": 512, "pipe": sd_vae})
     linear = D._linear_preview(sd_like)
     assert linear.source == "SD 1.x factors" and np.allclose(linear.weights[:4], D.SD_LATENT_RGB)
+
+
+# ----------------------------------------------------------------------------------------------
+# Previews that show the model's own picture, at a size a class can see
+
+
+def _write_pipeline_configs(folder, latent_side: int, scaling_factor: float, blocks: int = 4, taesd: bool = False):
+    """A pipeline folder holding only the configs preview_options reads (no weights)."""
+    import json
+
+    (folder / "vae").mkdir(parents=True)
+    (folder / "unet").mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (folder / "vae" / "config.json").write_text(json.dumps(
+        {"latent_channels": 4, "scaling_factor": scaling_factor, "block_out_channels": [128] * blocks}))
+    (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": latent_side}))
+    if taesd:
+        (folder / "taesd").mkdir()
+    return str(folder)
+
+
+def test_preview_options_offer_only_the_decoders_that_work(tiny, tiny_lcm, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # small latents: the VAE itself, exact, is the default; TAESD only where the folder has one
+    assert D.preview_options(tiny) == D.PreviewOptions(choices=["vae", "taesd"], default="vae", latent_side=16)
+    assert D.preview_options(tiny_lcm).choices == ["vae"]
+    assert D.preview_options(str(tiny.path)) == D.preview_options(tiny)        # from the config files alone
+    # Stable Diffusion's 64 x 64 latents: its known linear factors by default (TAESD needs the Hub, here offline)
+    sd = _write_pipeline_configs(tmp_path / "sd", 64, D.SD_SCALING_FACTOR)
+    assert D.preview_options(sd) == D.PreviewOptions(choices=["linear", "vae"], default="linear", latent_side=64)
+    sd_tiny = _write_pipeline_configs(tmp_path / "sd-taesd", 64, D.SD_SCALING_FACTOR, taesd=True)
+    assert D.preview_options(sd_tiny).choices == ["taesd", "vae", "linear"]
+    # a large latent of another VAE: no matrix is known for it, so only the VAE
+    other = _write_pipeline_configs(tmp_path / "other", 64, 0.5)
+    assert D.preview_options(other).choices == ["vae"]
+
+
+def test_the_default_preview_is_the_models_own_decoder(tiny):
+    settings = D.DenoiseSettings(prompt=PROMPT, steps=4, seed=1, scheduler="DDIM")
+    assert settings.preview is None and D.resolve_preview(tiny, None) == "vae"
+    steps, _ = D.generate(tiny, settings)
+    explicit, _ = D.generate(tiny, D.DenoiseSettings(**{**settings.__dict__, "preview": "vae"}))
+    assert np.array_equal(steps[-1].x0, explicit[-1].x0)
+
+
+def test_a_decoder_the_model_lacks_is_refused_naming_the_ones_it_has(tiny_lcm):
+    with pytest.raises(ValueError, match="no TAESD decoder is available for .*: choose the vae preview"):
+        D.generate(tiny_lcm, D.DenoiseSettings(prompt=PROMPT, steps=2, scheduler="LCM", preview="taesd"))
+
+
+@pytest.mark.parametrize("preview", ["vae", "linear", "taesd"])
+def test_every_preview_is_a_picture_not_a_blank(tiny, preview):
+    """A preview that came out all zeros, or one flat colour, would pass a shape check: these would not."""
+    steps, _ = D.generate(tiny, D.DenoiseSettings(prompt=PROMPT, steps=3, seed=0, preview=preview, show_noise=True))
+    for image in (steps[-1].x_t, steps[-1].x0, steps[-1].noise, steps[0].x0):
+        assert image.dtype == np.uint8 and image.shape == (32, 32, 3)
+        assert image.max() > 0 and image.std() > 2.0, (preview, image.std())
+    assert not np.array_equal(steps[0].x0, steps[-1].x0)    # the prediction changes as the noise goes
+
+
+def test_upscale_is_nearest_neighbour_to_at_least_the_display_side():
+    image = np.arange(3 * 2 * 3, dtype=np.uint8).reshape(3, 2, 3)
+    big = D.upscale(image, 256)
+    assert big.shape == (258, 172, 3) and (big[:86, :86] == image[0, 0]).all() and (big[86:172, 86:] == image[1, 1]).all()
+    assert D.upscale(np.zeros((300, 10, 3), np.uint8)).shape == (300, 10, 3)
+
+
+def test_exports_are_at_display_size(tiny, tmp_path):
+    strip = D.filmstrip(tiny, D.DenoiseSettings(prompt=PROMPT, steps=3, seed=0), "seed", [0, 1], columns=3)
+    with Image.open(D.export_grid_png(strip, tmp_path / "grid.png")) as grid:   # a row per seed, 3 steps across
+        assert grid.width >= 3 * 256 and grid.height >= 2 * 256
+    with Image.open(D.export_filmstrip_gif(strip, tmp_path / "strip.gif")) as animation:
+        assert animation.n_frames == 3 and animation.width >= 2 * 256 and animation.height >= 256
+    labelled = D.grid_image(strip.frames[:1, :1], ["seed = 0"], ["final"])
+    plain = D.grid_image(strip.frames[:1, :1])
+    assert labelled.shape[0] > plain.shape[0] and labelled.shape[1] > plain.shape[1]
+    assert (labelled[:20] < 128).any()             # the column label is drawn, dark on white
+
+
+def test_cross_attention_defaults_to_the_finest_level_of_at_most_16_cells():
+    tokens = D.PromptTokens(tokens=["a", "b"], positions=[0, 1], max_length=4, truncated=False, dropped="")
+    capture = {side * side: [np.full((side * side, 4), 0.25, np.float32)] * layers
+               for side, layers in ((32, 1), (16, 2), (8, 3), (4, 3))}
+    maps = D._attention_maps(0, 999.0, capture, tokens, None, (32, 32))
+    assert maps.resolution == (16, 16) and maps.layers == 2 and maps.maps.shape == (2, 16, 16)
+    coarse = D._attention_maps(0, 999.0, {k: v for k, v in capture.items() if k <= 64}, tokens, None, (32, 32))
+    assert coarse.resolution == (8, 8)
+    assert D._attention_maps(0, 999.0, capture, tokens, 4, (32, 32)).resolution == (4, 4)

@@ -83,3 +83,109 @@ def test_heat_maps_and_overlays_keep_their_meaning_in_grayscale():
     heat[0, 0] = 1.0
     overlay = grey(attention_overlay(image, heat))
     assert overlay[0, 0] > overlay[7, 7] + 40
+
+
+# ----------------------------------------------------------------------------------------------
+# What a student sees: pictures at display size, captions as text, nothing stale after a failure
+
+
+def _guidance(scale=5.0):
+    from playground.diffusion import GuidanceExplained
+
+    picture = np.tile(np.arange(16, dtype=np.uint8)[:, None, None] * 16, (1, 16, 3))  # (16, 16, 3)
+    return GuidanceExplained(step=4, timestep=799.0, scale=scale, uncond_noise=picture, cond_noise=picture,
+                             guided_noise=picture, uncond_x0=picture, cond_x0=picture, guided_x0=picture,
+                             difference=np.eye(4, dtype=np.float32), difference_norm=0.25)
+
+
+def _image_sizes(html):
+    """(width, height) of every <img> in the HTML, read from its PNG data."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    sizes = []
+    for data in re.findall(r'src="data:image/png;base64,([^"]+)"', html):
+        with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+            sizes.append(image.size)
+    return sizes
+
+
+def test_guidance_explained_shows_all_seven_pictures_in_two_rows_with_text_captions():
+    html = tab.guidance_html(_guidance())
+    assert html.count('class="pg-diff-row"') == 2 and html.count("<figcaption>") == 7
+    assert _image_sizes(html) == [(256, 256)] * 7                  # 16 px pictures, nearest-neighbour to 256
+    assert "|cond − uncond|" in html and "0.25 of uncond" in html
+    assert html.index("|cond − uncond|") < html.index("The clean image x0")   # the difference map on the first row
+    off = tab.guidance_html(None, tab.DenoiseSettings(guidance_scale=1.0, guidance_step=4))
+    assert "<img" not in off and "no unconditional prediction" in off
+    assert "not reached" in tab.guidance_html(None, tab.DenoiseSettings(guidance_scale=5.0, guidance_step=40))
+    assert tab.guidance_html(None) == ""
+
+
+def test_figure_captions_are_escaped_once():
+    html = tab.figure_html(np.zeros((8, 8, 3), np.uint8), '<b>"x" & y</b>')
+    assert "<b>" not in html and "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;" in html and "&amp;amp;" not in html
+
+
+def test_filmstrip_puts_the_values_side_by_side_and_the_steps_down():
+    from playground.diffusion import Filmstrip
+
+    frames = np.zeros((3, 2, 16, 16, 3), np.uint8)
+    strip = Filmstrip(vary="guidance", row_labels=["guidance = 1.0", "guidance = 3.0", "guidance = <7.5>"],
+                      column_labels=["step 1/4", "final"], frames=frames)
+    html = tab.filmstrip_html(strip)
+    assert html.count('<th scope="col">') == 4 and html.count('<th scope="row">') == 2
+    assert "guidance = &lt;7.5&gt;" in html and _image_sizes(html) == [(256, 256)] * 6
+
+
+def test_export_run_writes_a_labelled_gif_and_png_at_display_size():
+    from PIL import Image
+
+    picture = np.full((64, 64, 3), 200, np.uint8)
+    steps = [{"index": i, "total": 3, "timestep": 999.0 - i, "sigma": 1.0, "alpha_bar": 0.5, "x_t": picture,
+              "x0": picture, "noise": None} for i in range(3)]
+    gif, png = tab.export_run({"steps": steps, "final": picture})
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 4 and animation.width >= 2 * 256 and animation.height >= 256
+    with Image.open(png) as grid:
+        assert grid.width >= 4 * 256 and grid.height >= 2 * 256
+
+
+def test_a_failed_run_clears_the_last_pictures_and_says_it_failed():
+    first = dict(zip(tab.RUN_OUTPUTS, tab.clear_run(False)))
+    assert first["final"] is None and first["x0"] is None and first["previews"] == [] and first["state"] == {}
+    assert first["guidance"] == "" and first["attention"] == "" and first["exports"] is None
+    assert first["status"] == "Starting…"
+    run = tab.run("a red circle", "tiny-shapes-sd", 2.5, 5.0, 0, "DDIM", "", 0, None, 1, False, 5, 10)
+    failed = dict(zip(tab.RUN_OUTPUTS, next(run)))
+    assert failed["status"].startswith("<strong>The run failed:</strong> steps must be a whole number")
+    with pytest.raises(gr.Error, match="steps must be a whole number"):
+        next(run)
+
+
+def test_preview_choices_follow_the_model():
+    options = tab.default_preview_options()
+    assert options.choices == ["vae"] and options.default == "vae"          # tiny-shapes-sd: its VAE, exact
+    assert "No linear latent-to-RGB matrix" in tab.preview_info(options)
+    preview, decoder = tab.update_previews("tiny-shapes-sd", "taesd", "vae")
+    assert preview["choices"] == decoder["choices"] == ["vae"]
+    assert preview["value"] == "vae" and decoder["value"] == "vae"
+
+
+def test_forward_diffusion_examples_are_scenes_from_the_models_world():
+    from PIL import Image
+
+    from playground import shapes
+
+    choices = tab.example_choices()
+    assert choices[0][0] == tab.PROMPT and len(choices) >= 3
+    for caption, name in choices:
+        image = np.asarray(Image.open(tab.EXAMPLE_IMAGES / name).convert("RGB"))
+        assert image.shape == (64, 64, 3)
+        background = caption.rsplit(" on a ", 1)[1].removesuffix(" background")
+        assert tuple(image[0, 0]) == shapes.BACKGROUNDS[background], caption
+        named = {colour for colour in shapes.COLOURS if f" {colour} " in f" {caption} "}
+        assert named and named == {d.colour for d in shapes.detect(image)}, caption

@@ -78,3 +78,45 @@ def test_it_puts_two_objects_in_the_relation_it_is_asked_for():
     images = T.generate_images(pipe, [scene.caption for scene in scenes], steps=20, guidance_scale=5.0, seed=0)
     right = sum(shapes.score(scene, image).position for scene, image in zip(scenes, images))
     assert right >= 6, [scene.caption for scene in scenes]
+
+
+def test_its_previews_are_its_own_vae_and_the_last_x0_is_the_final_image(loaded):
+    """The default preview of tiny-shapes-sd is its VAE: the predicted x0 of the last step is the final picture
+    (a linear map can't show this model's latents: fitted to them, it explains less than half of the pixels)."""
+    assert D.preview_options(loaded).choices == ["vae"]
+    prompt = "a small red circle above a large blue square on a white background"
+    steps, result = D.generate(loaded, D.DenoiseSettings(prompt=prompt, steps=20, guidance_scale=5.0, seed=0))
+    difference = np.abs(steps[-1].x0.astype(int) - result.image.astype(int))
+    assert difference.mean() < 2.0 and (difference <= 8).mean() > 0.99, (difference.mean(), difference.max())
+    assert steps[0].x0.std() > 10                                    # a picture, not a blank, from the first step
+    assert D.fit_linear_preview(loaded).r2 < 0.5
+
+
+def test_cross_attention_at_the_default_level_follows_the_colour_words(loaded):
+    """At the default level (8 x 8 here) "red" gathers on the red circle and "blue" on the blue square."""
+    from PIL import Image
+
+    prompt = "a small red circle above a large blue square on a white background"
+    steps, result = D.generate(loaded, D.DenoiseSettings(prompt=prompt, steps=20, guidance_scale=5.0, seed=0,
+                                                         attention_step=9, preview_every=100))
+    maps = steps[9].attention
+    assert maps.resolution == (8, 8)
+    image = result.image.astype(int)
+    red = (image[..., 0] > 150) & (image[..., 2] < 100)
+    blue = (image[..., 2] > 150) & (image[..., 0] < 100)
+    assert red.sum() > 50 and blue.sum() > 100
+
+    def share(word, mask):
+        heat = np.asarray(Image.fromarray(maps.maps[maps.tokens.tokens.index(word)]).resize((64, 64), Image.BILINEAR))
+        return heat[mask].mean() / heat.mean()
+    assert share("red", red) > 2 * share("red", blue)
+    assert share("blue", blue) > 2 * share("blue", red)
+
+
+def test_the_forward_diffusion_examples_survive_the_vae_round_trip(loaded):
+    """Pictures from the model's own world: at t = 0 the VAE gives them back (the old yellow example: 0.23)."""
+    from tabs.diffusion import EXAMPLE_IMAGES
+
+    for path in sorted(EXAMPLE_IMAGES.glob("*.png")):
+        result = D.forward_diffusion(loaded, str(path), [0], seed=0)
+        assert np.abs(result.reconstruction.astype(int) - result.original).mean() / 255 < 0.03, path.name
