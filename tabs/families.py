@@ -29,7 +29,9 @@ from tabs.common import Controls, escape, friendly_errors, progress_callback
 from tabs.families_figures import channels_figure, charts, compare_figure, look_of, picture
 
 SPEEDS = {"slow motion": 1, "normal": 20, "fast": 100}      # training steps per frame
-FRAME_SECONDS = 0.15                                         # at most about seven frames a second
+LIVE_CONCURRENCY = 16           # Play bursts and Steps running at once, across all users (each is short)
+FRAME_SECONDS = 0.25            # at most four frames a second: a browser on a classroom laptop must draw each one
+BURST_SECONDS = 1.5             # one Play event streams this long; the page asks for the next when it has drawn it
 PREFIX = {"gan": "gan", "vae": "vae", "flow": "flow", "diffusion": "diffusion", "autoregressive": "ar"}
 SETTING_KEYS = [(family, setting) for family in FAMILIES for setting in SETTINGS[family]]
 UPSCALE = 4                                                  # 64-pixel pictures shown at 256 pixels
@@ -37,6 +39,12 @@ DISPLAY_JS = """(...args) => {
   const classes = document.body.classList;
   args[args.length - 1] = [classes.contains("pg-projector") ? "projector" : "", classes.contains("dark") ? "dark" : ""].join(" ");
   return args;
+}"""
+PLAY_JS = f"(...args) => {{ window.famPlaying = true; return ({DISPLAY_JS})(...args); }}"
+STOP_JS = f"(...args) => {{ window.famPlaying = false; return ({DISPLAY_JS})(...args); }}"
+PLAY_NEXT_JS = """(more) => {
+  if (window.famPlaying && String(more || "").startsWith("more")) document.getElementById("fam-play-next")?.click();
+  else window.famPlaying = false;
 }"""
 INTERPOLATE_A = "a large red circle in the center on a white background"
 INTERPOLATE_B = "a large blue square in the center on a white background"
@@ -142,23 +150,31 @@ def _split(args: tuple) -> tuple[Config, dict | None, str]:
 
 @friendly_errors
 def play_handler(*args):
-    """Train up to Steps, streaming a frame every `speed` steps; Pause cancels."""
+    """Train towards Steps for one burst of about BURST_SECONDS, streaming a frame every `speed` steps; the last
+    output says whether there is more to train. The page starts the next burst once it has drawn this one
+    (PLAY_NEXT_JS), so a slow browser is never flooded with frames it can't draw, and a class sharing one server
+    takes turns in short events instead of each holding a worker for a whole training. Pause cancels."""
     config, session, display = _split(args)
     session = session_for(config, session)
     run = session["run"]
     view = _view_settings(config, session)
     if run.step >= config.until:
-        yield frame_outputs(run.frame(view, config.until), session, display,
-                            f"Already trained {run.step:,} steps: raise **Training steps** to go on, or press Reset.")
+        yield (*frame_outputs(run.frame(view, config.until), session, display,
+                              f"Already trained {run.step:,} steps: raise **Training steps** to go on, or press "
+                              "Reset."), "done")
         return
-    shown = 0.0
+    started = shown = time.monotonic()
     for frame in play(run, config.until, config.per_frame, view):
         wait = FRAME_SECONDS - (time.monotonic() - shown)
         if wait > 0:
             time.sleep(wait)
         shown = time.monotonic()
-        done = "Done." if frame.step >= config.until else ""
-        yield frame_outputs(frame, session, display, done)
+        done = frame.step >= config.until
+        outputs = frame_outputs(frame, session, display, "Done." if done else "")
+        if done or shown - started >= BURST_SECONDS:
+            yield (*outputs, "done" if done else f"more {frame.step}")
+            return
+        yield outputs[0], gr.skip(), *outputs[2:], gr.skip()   # the charts move slowly: once a burst
 
 
 @friendly_errors
@@ -240,7 +256,7 @@ def _table(rows: list[tuple[str, object]], base, until: int) -> str:
     body.append(f"<tr class='fam-baseline'><td>the data itself (another 1,000 points)</td><td>–</td><td>–</td>"
                 f"<td>{base.data_energy_distance:.4f}</td><td>–</td><td>–</td><td>–</td></tr>")
     return (f"<table class='pg-summary fam-table' id='fam-compare-table-inner'>{header}{''.join(body)}</table>"
-            f"<p class='pg-note'>Each family trained {until:,} steps (its own default when 0) with its default settings "
+            f"<p class='fam-note'>Each family trained {until:,} steps (its own default when 0) with its default settings "
             "and the same seed; samples and measurements against 1,000 held-out points. Energy distance: 0 when two "
             "distributions are equal. Modes: a sample counts for a mode within 3 standard deviations of its centre; a "
             "mode is covered when it holds at least 20% of its fair share.</p>")
@@ -348,9 +364,10 @@ def channels_handler(caption, upload, display, progress=gr.Progress()):
 
 PAD_HTML = ("<div class='fam-pad-wrap'><svg class='fam-pad' viewBox='-3 -3 6 6' role='img' "
             "aria-label='Drawing pad: click or drag to add points'><g class='fam-pad-grid'>"
-            + "".join(f"<line x1='{v}' y1='-3' x2='{v}' y2='3'></line><line x1='-3' y1='{v}' x2='3' y2='{v}'></line>"
+            + "".join(f"<line{' class=fam-axis' if v == 0 else ''} x1='{v}' y1='-3' x2='{v}' y2='3'></line>"
+                      f"<line{' class=fam-axis' if v == 0 else ''} x1='-3' y1='{v}' x2='3' y2='{v}'></line>"
                       for v in range(-2, 3))
-            + "</g><g class='fam-pad-points'></g></svg><p class='pg-note'>Click or drag in the square (the plane, −3 to 3 "
+            + "</g><g class='fam-pad-points'></g></svg><p class='fam-note'>Click or drag in the square (the plane, −3 to 3 "
             "on each axis, y up) to add points; they go into the box beside it as x,y lines and the data set becomes "
             "your points. Or paste CSV there.</p></div>")
 PAD_JS = """
@@ -376,6 +393,7 @@ const add = ([x, y]) => {
   const line = `${x.toFixed(2)},${y.toFixed(2)}`;
   b.value = b.value.trim() ? b.value.replace(/\\s*$/, "") + "\\n" + line : line;
   b.dispatchEvent(new Event("input", {bubbles: true}));
+  document.getElementById("fam-drawn")?.click();   // the data set becomes the drawn points
   redraw();
 };
 svg.addEventListener("pointerdown", (event) => { drawing = true; last = toPlane(event); add(last);
@@ -387,6 +405,8 @@ svg.addEventListener("pointermove", (event) => {
 });
 svg.addEventListener("pointerup", () => { drawing = false; });
 setInterval(redraw, 400);
+"""
+HOOK_JS = """
 // The VAE's latent plane: a click anywhere on it (an invisible heatmap catches it) decodes that point.
 setInterval(() => {
   const plot = document.querySelector("#fam-picture .js-plotly-plot");
@@ -437,6 +457,7 @@ def python_lines(values: dict) -> list[str]:
 
 def build() -> Controls:
     gr.Markdown(INTRO)
+    gr.HTML("", js_on_load=HOOK_JS, elem_id="fam-hooks")   # outside the closed accordions, so it runs at once
     inputs: dict[str, gr.components.Component] = {}
     groups, settings = {}, []
     with gr.Row():
@@ -540,16 +561,24 @@ def build() -> Controls:
         channels_plot = gr.Plot(show_label=False, elem_id="fam-channels-plot")
     state = gr.State(None, time_to_live=3600)
     display = gr.Textbox(visible=False)
+    more = gr.Textbox(visible=False)                     # "more <step>" after a burst with steps left, else "done"
+    play_next = gr.Button("next burst", elem_id="fam-play-next", elem_classes="pg-hidden")
+    drawn = gr.Button("points drawn", elem_id="fam-drawn", elem_classes="pg-hidden")
 
     train_inputs = [family, dataset, points, steps, seed, speed, *settings]
     frame_outputs_ = [picture_plot, charts_plot, status, state]
     live = {"api_visibility": "private", "js": DISPLAY_JS}
-    play_event = play_button.click(play_handler, train_inputs + [state, display], frame_outputs_,
-                                   concurrency_id="families-live", concurrency_limit=16, **live)
-    pause.click(None, cancels=[play_event], api_visibility="private")
-    step.click(step_handler, [step_by] + train_inputs + [state, display], frame_outputs_, cancels=[play_event],
-               concurrency_id="families-live", **live)
-    reset.click(reset_handler, train_inputs + [state, display], frame_outputs_, cancels=[play_event], **live)
+    bursts = []
+    for button, js in ((play_button, PLAY_JS), (play_next, DISPLAY_JS)):
+        burst = button.click(play_handler, train_inputs + [state, display], frame_outputs_ + [more], js=js,
+                             concurrency_id="families-live", concurrency_limit=LIVE_CONCURRENCY, api_visibility="private")
+        burst.then(None, more, None, js=PLAY_NEXT_JS, api_visibility="private")
+        bursts.append(burst)
+    pause.click(None, js="() => { window.famPlaying = false; }", cancels=bursts, api_visibility="private")
+    step.click(step_handler, [step_by] + train_inputs + [state, display], frame_outputs_, cancels=bursts,
+               concurrency_id="families-live", concurrency_limit=LIVE_CONCURRENCY, api_visibility="private", js=STOP_JS)
+    reset.click(reset_handler, train_inputs + [state, display], frame_outputs_, cancels=bursts,
+                api_visibility="private", js=STOP_JS)
     for component, (owner, setting) in zip(settings, SETTING_KEYS):
         if not setting.retrain:
             component.change(redraw_handler, train_inputs + [state, display], frame_outputs_, trigger_mode="always_last",
@@ -561,6 +590,7 @@ def build() -> Controls:
                   [groups[name] for name in FAMILIES], api_visibility="private", queue=False)
     points.input(lambda text: DRAWN if str(text or "").strip() else gr.skip(), points, dataset,
                  api_visibility="private", queue=False)
+    drawn.click(lambda: DRAWN, None, dataset, api_visibility="private", queue=False)
     clear.click(lambda: "", None, points, api_visibility="private", queue=False)
     gan_components = [inputs[link_key("gan", setting.key)] for setting in SETTINGS["gan"]]
     preset = PRESETS["gan"]["mode_collapse"]

@@ -26,6 +26,7 @@ SAMPLE_DARK = "#ff9a3c"
 VERDICT = [[0.0, "#762a83"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#1b7837"]]  # fake -> real
 PHASE = "Phase"             # cyclic colours for angles
 RANGE = [-PLANE, PLANE]
+DATA_SHOWN = 300
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def gan_picture(view: GanView, data: np.ndarray, look: Look) -> go.Figure:
     return figure(traces, _layout(look, 540, panels, titles, {1, 2}))
 
 
-def _ellipses(means: np.ndarray, sigmas: np.ndarray, vertices: int = 24) -> np.ndarray:
+def _ellipses(means: np.ndarray, sigmas: np.ndarray, vertices: int = 20) -> np.ndarray:
     angles = np.linspace(0, 2 * np.pi, vertices)
     circle = np.stack([np.cos(angles), np.sin(angles)], 1)          # (V, 2)
     return means[:, None, :] + sigmas[:, None, :] * circle[None]      # (n, V, 2)
@@ -258,7 +259,7 @@ def flow_picture(view: FlowView, data: np.ndarray, samples: np.ndarray, look: Lo
                               size=3, opacity=0.8, legend=i == 0, marker={"colorscale": PHASE}))
     density = stages + 1
     traces.append({"type": "heatmap", "x": view.ticks, "y": view.ticks, "z": np.maximum(view.log_density, -12),
-                   "colorscale": "Viridis", "zmin": -12, "name": "log p(x)", "zsmooth": "best",
+                   "colorscale": "Viridis", "zmin": -12, "name": "log p(x)",
                    "colorbar": {"title": {"text": "log p(x)", "font": {"size": look.font(12)}}, "x": 0.57, "y": 0.25,
                                 "len": 0.5, "thickness": 12 * look.scale, "tickfont": {"size": look.font(11)}},
                    "hovertemplate": "x=%{x:.2f}, y=%{y:.2f}<br>log p = %{z:.2f}<extra></extra>", **_on(density)})
@@ -328,17 +329,18 @@ def autoregressive_picture(view: AutoregressiveView, data: np.ndarray, samples: 
 
 
 def picture(frame, look: Look) -> go.Figure:
-    """The family's own figure for a frame of training."""
-    view = frame.view
+    """The family's own figure for a frame of training. DATA_SHOWN data points and samples are drawn (the
+    measurements use all of the frame's): enough to see the shapes, few enough for a browser to draw frames fast."""
+    view, data, samples = frame.view, frame.data[:DATA_SHOWN], frame.samples[:DATA_SHOWN]
     if isinstance(view, GanView):
-        return gan_picture(view, frame.data, look)
+        return gan_picture(view, data, look)
     if isinstance(view, VaeView):
-        return vae_picture(view, frame.data, look)
+        return vae_picture(view, data, look)
     if isinstance(view, FlowView):
-        return flow_picture(view, frame.data, frame.samples, look)
+        return flow_picture(view, data, samples, look)
     if isinstance(view, DiffusionView):
-        return diffusion_picture(view, frame.data, frame.samples, look)
-    return autoregressive_picture(view, frame.data, frame.samples, look)
+        return diffusion_picture(view, data, samples, look)
+    return autoregressive_picture(view, data, samples, look)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from playground.families.views import FlowView
 
 SCALE_LIMIT = 3.0        # s = 3 tanh(raw): no layer stretches by more than e^3, so training stays stable
 DENSITY_CELLS = 48
-SHOWN = 600
+SHOWN = 300
 STAGES = 5               # panels: the base, three intermediate layers, the data space
 SPLINE_BINS = 12
 HIDDEN = 64              # each layer's network: 64 units did as well as 128 here, at a third of the time

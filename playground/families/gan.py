@@ -33,7 +33,7 @@ from playground.families.views import GanView
 NOISE = 2
 GP_WEIGHT = 10.0
 VERDICT_CELLS = 48
-ARROWS = 120
+ARROWS = 100
 
 
 class GAN:

@@ -26,7 +26,7 @@ from playground.families.settings import BATCH
 from playground.families.views import VaeView
 
 LATENT = 2
-SHOWN = 160          # data points whose encodings are drawn
+SHOWN = 120          # data points whose encodings are drawn
 ELBO_DRAWS = 16      # epsilon draws per point when the ELBO is measured
 
 
