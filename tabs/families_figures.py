@@ -86,7 +86,7 @@ def _layout(look: Look, height: int, panels: list[tuple[int, tuple, tuple]], tit
         "template": "none", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
         "height": round(height * (1 + (look.scale - 1) / 2)),
         "font": {"size": look.font(12), "color": look.text}, "margin": {"l": 50, "r": 20, "t": look.font(40), "b": 40},
-        "legend": {"orientation": "h", "y": -0.08, "font": {"size": look.font(12)}},
+        "legend": {"orientation": "h", "y": -0.1, "yanchor": "top", "font": {"size": look.font(12)}},
         "hoverlabel": {"font": {"size": look.font(12)}}, "annotations": [],
     }
     for (n, x_domain, y_domain), title in zip(panels, titles):
@@ -201,7 +201,7 @@ def _palette(count: int) -> list[str]:
     return sample_colorscale(PHASE, [i / max(count, 1) for i in range(count)])
 
 
-def vae_picture(view: VaeView, data: np.ndarray, look: Look) -> go.Figure:
+def vae_picture(view: VaeView, data: np.ndarray, samples: np.ndarray, look: Look) -> go.Figure:
     """Left, the data plane: data, the decoder's image of a latent grid, reconstructions through z.
     Right, the latent plane: each point's Gaussian (mean and 1-sigma ellipse), its z, the prior's circles."""
     panels = _grid([(0.0, 0.47), (0.53, 1.0)], [(0.0, 1.0), (0.0, 1.0)])
@@ -223,11 +223,12 @@ def vae_picture(view: VaeView, data: np.ndarray, look: Look) -> go.Figure:
         colour = colours[group]
         traces.append(_lines(ellipses[chosen], 2, "", colour, look, width=0.8, showlegend=False, opacity=0.7))
         traces.append(_points(view.z[chosen], 2, "", colour, look, size=5, legend=False, opacity=0.9))
-        traces.append(_points(view.reconstructions[chosen], 1, "", colour, look, size=6, symbol="diamond",
-                              legend=False, opacity=0.9, marker={"line": {"width": 0.5, "color": "#222"}}))
+        traces.append(_points(view.reconstructions[chosen], 1, "", colour, look, size=7, legend=False, opacity=0.9,
+                              marker={"line": {"width": 0.5, "color": "#222"}}))
     nowhere = np.full((1, 2), np.nan, np.float32)  # legend entries for the coloured groups
-    traces.append(_points(nowhere, 1, "reconstruction decoder(z), coloured by the point's mode", "#999", look, size=6,
-                          symbol="diamond"))
+    traces.append(_points(nowhere, 1, "reconstruction decoder(z), coloured by the point's mode", "#999", look, size=7))
+    traces.append(_points(samples, 1, "samples: decoder(z), z ~ N(0, I)", look.sample, look, size=5, symbol="diamond",
+                          opacity=0.7))
     traces.append(_points(nowhere, 2, "z = mean + sigma × epsilon; ellipse: the mean ± 1 sigma", "#999", look, size=5))
     if view.probe is not None:
         traces.append(_points(view.probe[None], 2, "your z", "#d00", look, size=16, symbol="star", opacity=1,
@@ -235,11 +236,9 @@ def vae_picture(view: VaeView, data: np.ndarray, look: Look) -> go.Figure:
         traces.append(_points(view.probe_decoded[None], 1, "decoder(your z)", "#d00", look, size=16, symbol="star",
                               opacity=1, marker={"line": {"width": 1, "color": "#000"}}))
     titles = [f"Data plane (decoder's sigma {view.decoder_sd:.2f})",
-              f"Latent plane: q(z | x) for {len(view.points)} points (epsilon draw {view.epsilon_seed}); click to decode"]
-    layout = _layout(look, 560, panels, titles, {1, 2})
-    layout["xaxis2"]["title"] = {"text": "z1"}
-    layout["yaxis2"]["title"] = {"text": "z2"}
-    return figure(traces, layout)
+              f"Latent plane (z1, z2): q(z | x) for {len(view.points)} points, epsilon draw {view.epsilon_seed}; "
+              "click to decode"]
+    return figure(traces, _layout(look, 560, panels, titles, {1, 2}))
 
 
 def flow_picture(view: FlowView, data: np.ndarray, samples: np.ndarray, look: Look) -> go.Figure:
@@ -297,32 +296,42 @@ def diffusion_picture(view: DiffusionView, data: np.ndarray, samples: np.ndarray
 
 
 def autoregressive_picture(view: AutoregressiveView, data: np.ndarray, samples: np.ndarray, look: Look) -> go.Figure:
-    """Left: p(x) over x's bins, and under it the table p(y | x) (each column a distribution over y), with one
-    sample's two draws marked. Right: samples and data."""
-    panels = _grid([(0.0, 0.52), (0.0, 0.52), (0.66, 1.0)], [(0.74, 1.0), (0.0, 0.68), (0.0, 1.0)])
+    """Sampling one coordinate at a time. Top: p(x) over x's bins, the drawn bin in red. Middle: the model's
+    p(x, y) = p(x) p(y | x) over the cells, with the drawn x as a red line and the sample as a star; beside it
+    p(y | that x), the distribution y is then drawn from. Right: samples and data."""
+    panels = _grid([(0.0, 0.46), (0.0, 0.46), (0.49, 0.58), (0.66, 1.0)],
+                   [(0.76, 1.0), (0.0, 0.7), (0.0, 0.7), (0.0, 1.0)])
     centres = (view.edges[:-1] + view.edges[1:]) / 2
-    x_point, y_point = view.walk_point
+    joint = view.p_x[:, None] * view.p_y_given_x                       # (B, B) [x bin, y bin]
+    chosen = np.full(len(centres), look.line, dtype=object)
+    chosen[view.walk_x] = "#d00"
     traces = [
-        {"type": "bar", "x": centres, "y": view.p_x, "marker": {"color": look.line}, "name": "p(x)",
+        {"type": "bar", "x": centres, "y": view.p_x, "marker": {"color": chosen.tolist()}, "name": "p(x)",
          "hovertemplate": "x = %{x:.2f}: p = %{y:.3f}<extra></extra>", "showlegend": False, **_on(1)},
-        {"type": "heatmap", "x": centres, "y": centres, "z": view.p_y_given_x.T, "colorscale": "Viridis",
-         "name": "p(y | x)", "hovertemplate": "x = %{x:.2f}, y = %{y:.2f}<br>p(y | x) = %{z:.3f}<extra></extra>",
-         "colorbar": {"title": {"text": "p(y | x)", "font": {"size": look.font(12)}}, "x": 0.53, "xanchor": "left",
-                      "y": 0.34,
-                      "len": 0.68, "thickness": 12 * look.scale, "tickfont": {"size": look.font(11)}}, **_on(2)},
-        _lines(np.array([[[x_point, -PLANE], [x_point, PLANE]]], np.float32), 2, "1. x drawn from p(x)", "#d00", look,
-               width=1.5),
-        _points(view.walk_point[None], 2, "2. then y from p(y | that x)", "#d00", look, size=14, symbol="star",
+        {"type": "heatmap", "x": centres, "y": centres, "z": np.log10(np.maximum(joint.T, 1e-6)), "colorscale": "Viridis",
+         "zmin": -6, "name": "p(x, y)", "customdata": joint.T,
+         "hovertemplate": "x = %{x:.2f}, y = %{y:.2f}<br>p(x, y) = %{customdata:.2e}<extra></extra>",
+         "colorbar": {"title": {"text": "log10 p(x, y)", "font": {"size": look.font(12)}}, "x": 0.59, "xanchor": "left",
+                      "y": 0.35, "len": 0.7, "thickness": 12 * look.scale, "tickfont": {"size": look.font(11)}},
+         **_on(2)},
+        _lines(np.array([[[view.walk_point[0], -PLANE], [view.walk_point[0], PLANE]]], np.float32), 2,
+               "1. x drawn from p(x)", "#d00", look, width=1.5),
+        _points(view.walk_point[None], 2, "2. then y drawn from p(y | that x)", "#d00", look, size=14, symbol="star",
                 opacity=1, marker={"line": {"width": 1, "color": "#fff"}}),
-        _points(data, 3, "real data", look.data, look, size=3, legend=False),
-        _points(samples, 3, f"samples (temperature {view.temperature:g})", look.sample, look, size=5,
+        {"type": "bar", "orientation": "h", "x": view.p_y_given_x[view.walk_x], "y": centres, "name": "p(y | x)",
+         "marker": {"color": "#d00"}, "showlegend": False,
+         "hovertemplate": "y = %{y:.2f}: p = %{x:.3f}<extra></extra>", **_on(3)},
+        _points(data, 4, "real data", look.data, look, size=3, legend=False),
+        _points(samples, 4, f"samples (temperature {view.temperature:g})", look.sample, look, size=5,
                 symbol="diamond", opacity=0.8),
     ]
-    layout = _layout(look, 640, panels,
-                     [f"p(x) over {len(centres)} bins (temperature {view.temperature:g})",
-                      "p(y | x): each column a distribution over y", "Samples and data"], {2, 3})
+    layout = _layout(look, 660, panels,
+                     [f"1. p(x) over {len(centres)} bins of x", "p(x, y) = p(x) p(y | x), temperature "
+                      f"{view.temperature:g}", "2. p(y | x)", "Samples and data"], {2, 4})
     layout["xaxis"].update(range=RANGE, matches="x2", showticklabels=False)
     layout["yaxis"].pop("scaleanchor", None)
+    layout["yaxis3"].update(matches="y2", showticklabels=False)
+    layout["xaxis3"].update(showticklabels=False)
     layout["xaxis2"]["title"] = {"text": "x"}
     layout["yaxis2"]["title"] = {"text": "y"}
     return figure(traces, layout)
@@ -335,7 +344,7 @@ def picture(frame, look: Look) -> go.Figure:
     if isinstance(view, GanView):
         return gan_picture(view, data, look)
     if isinstance(view, VaeView):
-        return vae_picture(view, data, look)
+        return vae_picture(view, data, samples, look)
     if isinstance(view, FlowView):
         return flow_picture(view, data, samples, look)
     if isinstance(view, DiffusionView):

@@ -41,6 +41,7 @@ SHOWN = 300
 EXACT_FIRST = 32                    # the likelihood bound takes these first timesteps exactly ...
 BOUND_DRAWS = 32                    # ... and draws this many of the others, per point
 X_FREQUENCIES = 4                   # sin and cos of x at 1, 2, 4, 8 times: sharp modes learned in fewer steps
+X_SCALES = 2.0 ** torch.arange(X_FREQUENCIES)
 
 
 def embed_timesteps(t: torch.Tensor) -> torch.Tensor:
@@ -68,11 +69,10 @@ class Diffusion:
         self.paths = np.zeros((0, 1, 2), np.float32)  # (M, steps + 1, 2) reverse paths of the last sample() call
 
     def predict_noise(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """epsilon_theta(x_t, t): (n, 2), (n,) -> (n, 2)."""
-        features = [x_t]
-        for k in range(X_FREQUENCIES):
-            features += [torch.sin(x_t * 2.0 ** k), torch.cos(x_t * 2.0 ** k)]
-        return self.net(torch.cat([*features, embed_timesteps(t)], 1))
+        """epsilon_theta(x_t, t): (n, 2) and timesteps (n,), or one timestep () for all, -> (n, 2)."""
+        angles = (x_t[:, :, None] * X_SCALES).flatten(1)                    # (n, 2 * X_FREQUENCIES)
+        time = embed_timesteps(t.reshape(-1)).expand(len(x_t), -1)           # one row repeated when t is one
+        return self.net(torch.cat([x_t, angles.sin(), angles.cos(), time], 1))
 
     def noised(self, x0: torch.Tensor, t: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """x_t and the epsilon used, by the scheduler's own add_noise."""
@@ -106,8 +106,8 @@ class Diffusion:
         x = torch.randn(n, 2, generator=gen)
         path = [x[:TRAJECTORIES]]
         for t in scheduler.timesteps:
-            epsilon = self.predict_noise(x, t.repeat(n))
-            x = scheduler.step(epsilon, t, x, generator=gen).prev_sample
+            epsilon = self.predict_noise(x, t)
+            x = scheduler.step(epsilon, t, x, generator=gen, return_dict=False)[0]
             path.append(x[:TRAJECTORIES])
         self.paths = to_numpy(torch.stack(path, 1))
         return to_numpy(x)
@@ -151,7 +151,7 @@ class Diffusion:
         noised = np.stack([to_numpy(self.noised(shown, torch.full((SHOWN,), t), gen)[0]) for t in FORWARD_SHOWN])
         field_t = int(settings["field_t"])
         _, points = plane_grid(FIELD_CELLS, 2.8)
-        field = to_numpy(self.predict_noise(torch.from_numpy(points), torch.full((len(points),), field_t)))
+        field = to_numpy(self.predict_noise(torch.from_numpy(points), torch.tensor(field_t)))
         cloud = to_numpy(self.noised(shown, torch.full((SHOWN,), field_t), gen)[0])
         return DiffusionView(np.array(FORWARD_SHOWN), to_numpy(alpha_bars[list(FORWARD_SHOWN)]), noised, field_t,
                              float(alpha_bars[field_t]), points, field, cloud, self.paths, settings["sampler"],

@@ -65,7 +65,7 @@ SETTINGS: dict[str, tuple[Setting, ...]] = {
     "diffusion": (
         Setting("sampler", "choice", "DDPM", "Scheduler", choices=SAMPLERS, retrain=False,
                 info="as in the Diffusion tab: DDPM adds fresh noise at each step, DDIM does not"),
-        Setting("sampling_steps", "int", 100, "Scheduler steps (sampling)", 1, 1000, retrain=False),
+        Setting("sampling_steps", "int", 50, "Scheduler steps (sampling)", 1, 1000, retrain=False),
         Setting("field_t", "int", 100, "Timestep t of the noise field", 1, 999, retrain=False),
         Setting("lr", "float", 2e-3, "Learning rate", 1e-6, 0.1),
     ),

@@ -33,7 +33,7 @@ from playground.families.views import FamilyView
 MODULES = {"gan": ("gan", "GAN"), "vae": ("vae", "VAE"), "flow": ("flow", "Flow"),
            "diffusion": ("diffusion", "Diffusion"), "autoregressive": ("autoregressive", "Autoregressive")}
 LOG_EVERY = 10              # losses are kept as means over this many steps
-FRAME_SAMPLES = 500         # samples drawn for a frame and its measurements
+FRAME_SAMPLES = 300         # samples drawn for a frame and its measurements (a frame must take <= 100 ms)
 SAMPLES = 1000              # samples drawn for the final measurements
 
 
