@@ -340,13 +340,13 @@ def interpolate_handler(caption_a, caption_b, upload_a, upload_b, steps, progres
 def arithmetic_handler(a, b, c, progress=gr.Progress()):
     result = latent.arithmetic(_vae(progress), a, b, c)
     items = [(_big(image), label) for image, label in zip(result.inputs, ("A", "B", "C"))]
-    items += [(_big(result.latent), "decode(z_A − z_B + z_C): latent arithmetic"),
-              (_big(result.pixel), "A − B + C in pixels")]
-    note = (f"<p>The shapes detector reads the latent result as <b>{escape(result.latent_reads)}</b> and the pixel "
+    items += [(_big(result.latent), "latent arithmetic"), (_big(result.pixel), "pixel arithmetic")]
+    note = ("<p class='fam-note'>Latent arithmetic: decode(z_A − z_B + z_C); pixel arithmetic: A − B + C on the "
+            f"pixels. The shapes detector reads the latent result as <b>{escape(result.latent_reads)}</b> and the pixel "
             f"sum as <b>{escape(result.pixel_reads)}</b>.</p>")
     if result.expected is not None:
-        items.append((_big(result.expected), f"expected: {result.expected_caption}"))
-        note += (f"<p>A − B + C stands for <q>{escape(result.expected_caption)}</q> (drawn last). Mean squared "
+        items.append((_big(result.expected), "expected (the renderer)"))
+        note += (f"<p class='fam-note'>A − B + C stands for <q>{escape(result.expected_caption)}</q> (drawn last). Mean squared "
                  f"difference from that drawing (pixels scaled to 0–1): latent {result.latent_error:.4f}, "
                  f"pixels {result.pixel_error:.4f}.</p>")
     return items, note
@@ -536,16 +536,16 @@ def build() -> Controls:
                                 elem_id="fam-upload-b")
         interp_button = gr.Button("Interpolate", elem_id="fam-interp-run")
         interp_latent = gr.Gallery(label="Through the latent space: decode((1 − α) z_A + α z_B)", columns=5,
-                                   height="auto", format="png", elem_id="fam-interp-latent")
-        interp_pixel = gr.Gallery(label="Through pixel space: (1 − α) A + α B", columns=5, height="auto",
-                                  format="png", elem_id="fam-interp-pixel")
+                                   rows=1, height="auto", format="png", elem_id="fam-interp-latent")
+        interp_pixel = gr.Gallery(label="Through pixel space: (1 − α) A + α B", columns=5, rows=1,
+                                  height="auto", format="png", elem_id="fam-interp-pixel")
         gr.Markdown("**Latent arithmetic**: A − B + C, computed on the latents and decoded, beside the same sum of pixels.")
         with gr.Row():
             arith_a = gr.Textbox(ARITHMETIC[0], label="A", elem_id="fam-arith-a")
             arith_b = gr.Textbox(ARITHMETIC[1], label="− B", elem_id="fam-arith-b")
             arith_c = gr.Textbox(ARITHMETIC[2], label="+ C", elem_id="fam-arith-c")
         arith_button = gr.Button("Compute A − B + C", elem_id="fam-arith-run")
-        arith_gallery = gr.Gallery(label="A − B + C", columns=6, height="auto", format="png",
+        arith_gallery = gr.Gallery(label="A − B + C", columns=6, rows=1, height="auto", format="png",
                                    elem_id="fam-arith-gallery")
         arith_note = gr.HTML(elem_id="fam-arith-note")
         gr.Markdown("**The four latent channels** of a scene, on one colour scale (hover for values).")
