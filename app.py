@@ -9,7 +9,7 @@ busy tab can't hold every worker:
 
     >>> app = build_app()
     >>> sorted({fn.concurrency_id for fn in app.fns.values() if fn.concurrency_id in TAB_IDS})
-    ['attention', 'diffusion', 'sampling', 'tokenization']
+    ['attention', 'diffusion', 'families', 'sampling', 'tokenization']
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402 (after the setting above)
 from playground import memory, public
 from playground.lessons import LessonError, read_lessons
 from playground.settings import current
-from tabs import attention, diffusion, lessons, sampling, share, tokenization
+from tabs import attention, diffusion, families, lessons, sampling, share, tokenization
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -35,6 +35,7 @@ TABS = [
     ("Attention", "attention", attention),
     ("Sampling", "sampling", sampling),
     ("Diffusion", "diffusion", diffusion),
+    ("Generative families", "families", families),
 ]
 TAB_IDS = [tab_id for _, tab_id, _ in TABS]
 

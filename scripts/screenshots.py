@@ -27,6 +27,7 @@ ACTIONS: dict[str, list[str]] = {
     "attention": ["att-run", "att-focus-run", "att-compare-run", "att-lens-run", "att-bv-run"],
     "sampling": ["samp-run", "samp-draw"],
     "diffusion": ["diff-run", "diff-compare", "diff-fwd-run", "diff-export"],
+    "families": ["fam-play", "fam-compare", "fam-interp-run", "fam-arith-run", "fam-channels-run"],
 }
 MODES = {"light": "?__theme=light", "dark": "?__theme=dark", "projector": "?__theme=light&projector=1"}
 BUSY = ".progress-text, .eta-bar, .pending, .generating"  # .generating: an output a handler is streaming into

@@ -114,7 +114,7 @@ def test_lessons_load_in_file_name_order(tmp_path):
 
 
 def test_shipped_lessons_cover_every_tab_and_topic():
-    lessons = read_lessons(LESSONS, ["tokenization", "attention", "sampling", "diffusion"])
+    lessons = read_lessons(LESSONS, ["tokenization", "attention", "sampling", "diffusion", "families"])
     text = {tab: " ".join(step.title + " " + step.body for lesson in found for step in lesson.steps).lower()
             for tab, found in lessons.items()}
     for tab, topics in {
@@ -122,6 +122,8 @@ def test_shipped_lessons_cover_every_tab_and_topic():
         "attention": ["self-attention", "multi-head", "heads", "query", "key"],
         "sampling": ["next token", "greedy", "temperature", "top-k", "top-p", "min-p", "typical", "beam", "seed"],
         "diffusion": ["forward", "noise", "u-net", "vae", "guidance", "scheduler", "seed"],
+        "families": ["gan", "discriminator", "mode collapse", "vae", "reparameterization", "latent", "flow",
+                     "coupling", "exact", "diffusion", "autoregressive", "temperature", "energy distance"],
     }.items():
         assert lessons[tab], f"no lesson for {tab}"
         for topic in topics:
