@@ -137,8 +137,8 @@ def patch_api(clean: str, corrupted: str, model: str, target: str) -> dict:
 @gpu_task
 @friendly_errors
 def ablate_api(prompt: str, model: str, heads: list, mlps: list, mode: str) -> dict:
-    """Heads ([layer, head] pairs) and MLP blocks (layers) switched off ("zero" or "mean"): the top 20
-    next tokens before and after, and KL(before || after) in nats."""
+    """Heads ([layer, head] pairs; [layer, null] for every head of a layer) and MLP blocks (layers) switched
+    off ("zero" or "mean"): the top 20 next tokens before and after, and KL(before || after) in nats."""
     return ablate_api_result(ablate(prompt, model, heads, mlps, mode))
 
 
@@ -149,7 +149,7 @@ def ablate_api(prompt: str, model: str, heads: list, mlps: list, mode: str) -> d
 def python_lines(values: dict) -> list[str]:
     """Copy as Python: the lines after `client = Client(url)` that repeat this tab's runs through its API."""
     method = _method(values["method"])
-    heads = [[layer, head] for layer, head in _safe(parse_heads, values.get("heads", "")) if head is not None]
+    heads = [[layer, head] for layer, head in _safe(parse_heads, values.get("heads", ""))]
     mlps = _safe(parse_layers, values.get("mlps", ""))
     return [
         f"prompt, model = {values['prompt']!r}, {values['model']!r}",
@@ -193,7 +193,7 @@ def build() -> Controls:
                           elem_id="why-method", scale=3)
         contrast = gr.Textbox("", label="Contrast (why the target and not this token)", elem_id="why-contrast",
                               scale=2)
-        steps = gr.Slider(8, 256, value=32, step=8, label="Integrated gradients: steps", elem_id="why-steps",
+        steps = gr.Slider(8, 256, value=48, step=8, label="Integrated gradients: steps", elem_id="why-steps",
                           scale=2)
     run = gr.Button("Explain this prediction", variant="primary", elem_id="why-run")
     attribution_box = gr.HTML(elem_id="why-attribution")

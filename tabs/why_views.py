@@ -47,10 +47,10 @@ def _luminance(rgb: str) -> float:
 
 def chip_colours(share: float) -> tuple[str, str]:
     """(background, text) for a score as a share of the largest |score|, -1..1: text black or white,
-    whichever contrasts more (at least 4.58:1 on any background)."""
+    whichever contrasts more (at least sqrt(21) = 4.58:1 on any background)."""
     background = sample_colorscale(DIVERGING, [(max(-1.0, min(1.0, share)) + 1) / 2])[0]
     lum = _luminance(background)
-    return background, ("#111" if (lum + 0.05) / (0.0056 + 0.05) >= (1.05 / (lum + 0.05)) else "#fff")
+    return background, ("#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff")
 
 
 def score_chips(tokens: list[str], scores: np.ndarray, kept: list[bool], unit: str) -> str:
@@ -101,7 +101,7 @@ def attribution_html(result: Attribution) -> str:
                      f"F(prompt) − F(baseline) = {result.explained:.3f} − ({result.baseline_value:.3f}) = {gap:.3f}. "
                      f"Error {100 * result.completeness_error:.1f}% with {result.steps} steps ({good} 5%"
                      f"{'' if good == 'within' else '; more steps make it smaller'}). The baseline replaces every "
-                     "token but the first with a zero vector.</div>")
+                     "token but the first with the padding token.</div>")
     lines.append(legend(float(np.abs(result.scores).max()), unit))
     lines.append(score_chips(result.tokens, result.scores, result.kept, unit))
     lines.append(f'<div class="why-top">The model\'s most likely next tokens: '

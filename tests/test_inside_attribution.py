@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from playground.inside import attribute, attribute_api_result
-from playground.inside.attribution import (METHODS, _objective, average_token_baseline, integrated_gradients,
+from playground.inside.attribution import (METHODS, _objective, pad_token_baseline, integrated_gradients,
                                            path_nodes)
 from playground.inside.hooks import load_decoder
 from tests.inside_fixtures import PROMPT, reference_logits, tiny, tiny_gemma, tiny_llama  # noqa: F401 (fixtures)
@@ -49,7 +49,7 @@ def test_integrated_gradients_agree_with_captum(tiny_llama):
     decoder, inputs = embeddings(tiny_llama, PROMPT)
     logits = reference_logits(tiny_llama, PROMPT)
     forward = _objective(decoder, int(logits.argmax()), None)
-    baseline = average_token_baseline(decoder.model.get_input_embeddings().weight, inputs, [True] + [False] * 7)
+    baseline = pad_token_baseline(decoder, inputs, [True] + [False] * 7)
     ours, value, base_value = integrated_gradients(forward, inputs, baseline, steps=64, scan=16)
     theirs = IntegratedGradients(forward).attribute(inputs, baselines=baseline, n_steps=512, internal_batch_size=128)
     np.testing.assert_allclose(ours, theirs[0].sum(dim=-1).double().numpy(), rtol=2e-3, atol=1e-5)
@@ -83,7 +83,7 @@ def test_gradient_x_input_is_the_gradient_dotted_with_the_embedding(tiny):
 def test_occlusion_replaces_one_token_at_a_time(tiny):
     result = attribute(PROMPT, tiny, "", "occlusion")
     decoder, inputs = embeddings(tiny, PROMPT)
-    baseline = average_token_baseline(decoder.model.get_input_embeddings().weight, inputs, result.kept)
+    baseline = pad_token_baseline(decoder, inputs, result.kept)
     forward = _objective(decoder, result.target_id, None)
     with torch.no_grad():
         whole = float(forward(inputs)[0])

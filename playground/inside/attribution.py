@@ -5,7 +5,8 @@ Four methods, each giving one score per prompt token (Captum does the gradient o
 - gradient_x_input: the gradient of log p(target) with respect to each token's embedding, dotted with that
   embedding (one backward pass).
 - integrated_gradients (Sundararajan et al., 2017): the gradient averaged along the straight path from a
-  baseline (every token's embedding replaced by a neutral one) to the prompt, times the difference. The
+  baseline (every token's embedding but the first replaced by the padding token's) to the prompt, times the
+  difference. The
   scores add up to F(prompt) - F(baseline) when the path integral is computed exactly ("completeness");
   the completeness error says how far the finite number of steps is from that.
 - occlusion: F(prompt) - F(prompt with that token's embedding replaced by the baseline's), one token at a time.
@@ -33,7 +34,7 @@ from playground.inside.hooks import (Decoder, Prompt, encode_prompt, load_decode
 from playground.progress import Progress, no_progress
 
 METHODS = ("gradient_x_input", "integrated_gradients", "occlusion", "attention_rollout")
-IG_STEPS = 32              # gradient evaluations along the path (composite Gauss-Legendre, placed by a scan)
+IG_STEPS = 48              # gradient evaluations along the path (composite Gauss-Legendre, placed by a scan)
 IG_BATCH_TOKENS = 2048     # tokens per forward/backward pass (steps x prompt tokens)
 TOP_K = 10
 
@@ -202,7 +203,7 @@ def _gradient_method(decoder: Decoder, tokens: Prompt, kept: list[bool], method:
     with torch.inference_mode():
         inputs = embed(torch.tensor([tokens.token_ids], device=decoder.loaded.device)).clone()   # (1, T, d)
     inputs = inputs.detach()
-    baseline = average_token_baseline(embed.weight, inputs, kept)                     # (1, T, d)
+    baseline = pad_token_baseline(decoder, inputs, kept)                              # (1, T, d)
     if method == "integrated_gradients":
         steps = _check_steps(steps)
         scores, value, base_value = integrated_gradients(forward, inputs, baseline, steps, _scan(steps), progress)
@@ -224,21 +225,29 @@ def _gradient_method(decoder: Decoder, tokens: Prompt, kept: list[bool], method:
     return attributions[0, :, 0].double().cpu().numpy(), value, None, None, None
 
 
-def average_token_baseline(weight: Any, inputs: Any, kept: list[bool]) -> Any:
-    """(1, T, d): every token's embedding replaced by the average of all token embeddings, scaled to that
-    token's own root mean square; kept tokens stay as they are.
+def pad_token_baseline(decoder: Decoder, inputs: Any, kept: list[bool]) -> Any:
+    """(1, T, d): every token's embedding replaced by the padding token's (the tokenizer's pad token, else
+    its end-of-sequence or unknown token), as Captum's BERT tutorial replaces words by [PAD]; kept tokens stay.
+    A padding row that is all but zero (never trained) gives way to the average embedding.
 
     Why not zeros (Captum's default): every layer starts with an RMSNorm, x / sqrt(mean(x^2) + eps), which is
-    flat in the scale of x except within about sqrt(eps) of 0, so on the path from 0 the model's output jumps
-    in a sliver near the start that no affordable number of steps resolves (completeness errors of 20-60% on
-    SmolLM2). Along this path every embedding keeps a typical size and the output changes smoothly."""
+    flat in the size of x except within about sqrt(eps) of 0, so on a path from 0 the model's output jumps in
+    a sliver near the start that no affordable number of steps resolves (completeness errors of 20-60% on
+    SmolLM2). A real token's embedding has a typical size all along the path."""
     import torch
 
+    tokenizer = decoder.loaded.tokenizer
+    embed = decoder.model.get_input_embeddings()
+    pad = next((i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) if i is not None),
+               None)
     with torch.inference_mode():
-        direction = weight.float().mean(dim=0)
-        direction = direction / direction.pow(2).mean().sqrt()                          # rms 1
-        size = inputs.float().pow(2).mean(dim=-1, keepdim=True).sqrt()                 # (1, T, 1)
-        baseline = (direction * size).to(inputs.dtype)
+        sizes = inputs.float().pow(2).mean(dim=-1, keepdim=True).sqrt()                   # (1, T, 1)
+        baseline = None if pad is None else embed(torch.tensor([[pad]], device=inputs.device)).expand_as(inputs)
+        if baseline is None or float(baseline[0, 0].float().pow(2).mean().sqrt()) < 0.1 * float(sizes.median()):
+            # no such token, or one whose embedding is all but zero (an untrained padding row): the average
+            # embedding, at each token's size
+            direction = embed.weight.float().mean(dim=0)
+            baseline = (direction / direction.pow(2).mean().sqrt() * sizes).to(inputs.dtype)
         keep = torch.tensor(kept, device=inputs.device)[None, :, None]
         return torch.where(keep, inputs, baseline).clone()
 

@@ -181,10 +181,11 @@ def _target(decoder: Decoder, clean: Prompt, runs: _Runs, typed: str) -> tuple[A
     import torch
 
     with torch.inference_mode():
-        clean_logprobs = torch.log_softmax(logits_from_final(decoder, runs.clean_final[-1:])[0], dim=-1)
-        chosen = resolve_target(decoder, clean, clean_logprobs, typed)
-        corrupted = torch.softmax(logits_from_final(decoder, runs.corrupted_out[-1][-1:])[0], dim=-1)
-    p_clean, p_corrupted = float(clean_logprobs[chosen.token_id].exp()), float(corrupted[chosen.token_id])
+        clean_logits = logits_from_final(decoder, runs.clean_final[-1:])
+        chosen = resolve_target(decoder, clean, torch.log_softmax(clean_logits[0], dim=-1), typed)
+        clean_probs = torch.softmax(clean_logits, dim=-1)[0]      # as the patched runs are read, bit for bit
+        corrupted = torch.softmax(logits_from_final(decoder, runs.corrupted_out[-1][-1:]), dim=-1)[0]
+    p_clean, p_corrupted = float(clean_probs[chosen.token_id]), float(corrupted[chosen.token_id])
     if abs(p_clean - p_corrupted) < 1e-6:
         raise ValueError(f"both prompts give {chosen.text!r} the same probability ({p_clean:.4f}): there is nothing "
                          "to restore. Change the corrupted prompt so that the answer changes, or pick another target.")
@@ -221,7 +222,7 @@ def _run_layer(layer: Any, state: Any, kwargs: dict, plan: dict[str, Any], first
     for start in range(0, len(state), step):
         chunk = state[start:start + step]
         if first_new is not None:
-            rows = torch.arange(max(start, first_new), start + len(chunk))
+            rows = torch.arange(max(start, first_new), max(start + len(chunk), first_new))
             plan["rows"], plan["positions"] = rows - start, rows - first_new
         outputs.append(first_tensor(layer(chunk, **kwargs)))
         plan.clear()
