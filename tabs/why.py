@@ -29,6 +29,7 @@ from tabs.why_views import (attribution_html, attribution_plot, contributions_ht
 
 DEFAULT_PROMPT = "The Eiffel Tower is in the city of"
 DEFAULT_CORRUPTED = "The Colosseum is in the city of"
+DEFAULT_HEADS = "23.1, 23.4, 23.5"   # three heads of SmolLM2 layer 23 that write the answer (see Contributions)
 METHOD_LABELS = {"Integrated gradients": "integrated_gradients", "Gradient × input": "gradient_x_input",
                  "Occlusion": "occlusion", "Attention rollout": "attention_rollout"}
 KIND_LABELS = {"Residual stream": "residual", "Attention output": "attention", "MLP output": "mlp"}
@@ -204,7 +205,8 @@ def build() -> Controls:
         contributions_chart = gr.Plot(label="Layers × components", elem_id="why-contributions-plot")
     with gr.Accordion("Interventions: switch parts off, or change a token", open=False):
         with gr.Row():
-            heads = gr.Textbox("", label="Heads to switch off (layer.head, e.g. 3.4, 10.*)", elem_id="why-heads")
+            heads = gr.Textbox(DEFAULT_HEADS, label="Heads to switch off (layer.head, e.g. 3.4, 10.*)",
+                           elem_id="why-heads")
             mlps = gr.Textbox("", label="MLP blocks to switch off (layers, e.g. 3, 10)", elem_id="why-mlps")
             mode = gr.Radio(["zero", "mean"], value="zero", label="Replace with", elem_id="why-mode")
         ablate_button = gr.Button("Switch off and rerun", elem_id="why-ablate-run")

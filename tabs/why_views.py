@@ -26,7 +26,7 @@ SEQUENTIAL = "Viridis"     # lightness rises with the value, so it reads in gray
 METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "gradient_x_input": "Gradient × input",
                 "occlusion": "Occlusion", "attention_rollout": "Attention rollout"}
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-TOP_COMPONENTS = 12
+TOP_COMPONENTS = 15
 
 
 def visible(text: str) -> str:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from playground.inside import attribute, attribute_api_result
-from playground.inside.attribution import (METHODS, _objective, pad_token_baseline, integrated_gradients,
-                                           path_nodes)
+from playground.inside.attribution import METHODS, _objective, pad_token_baseline
+from playground.inside.paths import integrate
 from playground.inside.hooks import load_decoder
 from tests.inside_fixtures import PROMPT, reference_logits, tiny, tiny_gemma, tiny_llama  # noqa: F401 (fixtures)
 
@@ -43,30 +43,20 @@ def test_integrated_gradients_completeness_with_the_default_steps(tiny):
 
 
 def test_integrated_gradients_agree_with_captum(tiny_llama):
-    """Our composite rule and Captum's IntegratedGradients (512 Gauss-Legendre points) integrate the same path."""
+    """Our adaptive rule and Captum's IntegratedGradients (512 Gauss-Legendre points) integrate the same path."""
     from captum.attr import IntegratedGradients
 
     decoder, inputs = embeddings(tiny_llama, PROMPT)
     logits = reference_logits(tiny_llama, PROMPT)
     forward = _objective(decoder, int(logits.argmax()), None)
     baseline = pad_token_baseline(decoder, inputs, [True] + [False] * 7)
-    ours, value, base_value = integrated_gradients(forward, inputs, baseline, steps=64, scan=16)
+    ours = integrate(forward, inputs, baseline, steps=64, intervals=16)
     theirs = IntegratedGradients(forward).attribute(inputs, baselines=baseline, n_steps=512, internal_batch_size=128)
-    np.testing.assert_allclose(ours, theirs[0].sum(dim=-1).double().numpy(), rtol=2e-3, atol=1e-5)
+    theirs = theirs[0].sum(dim=-1).double().numpy()
+    np.testing.assert_allclose(ours.scores, theirs, atol=0.01 * np.abs(theirs).max())
     with torch.no_grad():
-        assert value == pytest.approx(float(forward(inputs)[0]), abs=1e-5)
-        assert base_value == pytest.approx(float(forward(baseline)[0]), abs=1e-5)
-
-
-def test_path_nodes_put_the_steps_where_the_path_changes():
-    nodes, weights = path_nodes(torch.tensor([0.0, 0.0, 0.0, 5.0, 5.0]), 12)   # F rises in [0.5, 0.75]
-    inside = ((nodes > 0.5) & (nodes < 0.75)).sum()
-    assert inside == 9 and float(weights.sum()) == pytest.approx(1.0)
-    flat, _ = path_nodes(torch.zeros(5), 8)                                      # no change: evenly shared
-    assert [int(((flat > i / 4) & (flat < (i + 1) / 4)).sum()) for i in range(4)] == [2, 2, 2, 2]
-    assert float((nodes * weights).sum()) == pytest.approx(0.5, abs=1e-12)     # exact for straight lines
-    with pytest.raises(ValueError, match="steps must be at least 4"):
-        path_nodes(torch.zeros(5), 3)
+        assert ours.value == pytest.approx(float(forward(inputs)[0]), abs=1e-5)
+        assert ours.baseline_value == pytest.approx(float(forward(baseline)[0]), abs=1e-5)
 
 
 def test_gradient_x_input_is_the_gradient_dotted_with_the_embedding(tiny):

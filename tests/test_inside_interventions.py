@@ -11,7 +11,7 @@ import torch
 
 from playground.inside import ablate, ablate_api_result, edit_prompt
 from playground.inside.hooks import Hooks, load_decoder
-from playground.inside.interventions import find_position
+from playground.inside.interventions import find_span
 from tests.inside_fixtures import PROMPT, reference_logits, tiny, tiny_gemma, tiny_llama  # noqa: F401 (fixtures)
 
 
@@ -108,15 +108,18 @@ def test_removing_or_replacing_a_token_reruns_the_new_prompt(tiny):
     replaced = edit_prompt(PROMPT, tiny, "1", "dog")
     assert replaced.description == "replaced 'cat' (position 1) by 'dog'"
     assert replaced.tokens_after[1] == "dog"
+    words = edit_prompt(PROMPT, tiny, "on the mat", "")
+    assert words.description == "removed 'onthemat' (positions 3-5)" and len(words.tokens_after) == 5
 
 
-def test_find_position():
-    tokens = ["The", " E", "iffel", " Tower"]
-    assert find_position(tokens, "tower") == 3 and find_position(tokens, 2) == 2
-    with pytest.raises(ValueError, match="token position 9 is out of range: the prompt has positions 0 to 3"):
-        find_position(tokens, "9")
-    with pytest.raises(ValueError, match="'Eiffel' is not one token of the prompt"):
-        find_position(tokens, "Eiffel")
+def test_find_span():
+    tokens = ["The", " E", "iffel", " Tower", " is"]
+    assert find_span(tokens, "tower") == (3, 4) and find_span(tokens, 2) == (2, 3)
+    assert find_span(tokens, "Eiffel") == (1, 3) and find_span(tokens, " EIFFEL Tower") == (1, 4)
+    with pytest.raises(ValueError, match="token position 9 is out of range: the prompt has positions 0 to 4"):
+        find_span(tokens, "9")
+    with pytest.raises(ValueError, match="token 'Eiffels' is not in the prompt"):
+        find_span(tokens, "Eiffels")
 
 
 @pytest.mark.parametrize("heads, mlps, mode, message", [

@@ -31,11 +31,11 @@ import numpy as np
 
 from playground.inside.hooks import (Decoder, Prompt, encode_prompt, load_decoder, next_logprobs, resolve_target,
                                      top_tokens)
+from playground.inside.paths import BATCH_TOKENS, integrate
 from playground.progress import Progress, no_progress
 
 METHODS = ("gradient_x_input", "integrated_gradients", "occlusion", "attention_rollout")
-IG_STEPS = 48              # gradient evaluations along the path (composite Gauss-Legendre, placed by a scan)
-IG_BATCH_TOKENS = 2048     # tokens per forward/backward pass (steps x prompt tokens)
+IG_STEPS = 48              # at most this many gradients along the path (see paths.integrate)
 TOP_K = 10
 
 
@@ -75,82 +75,6 @@ def _objective(decoder: Decoder, target_id: int, contrast_id: int | None):
     return forward
 
 
-def _batches(count: int, tokens: int) -> range:
-    return range(0, count, max(1, IG_BATCH_TOKENS // max(tokens, 1)))
-
-
-def path_values(forward, baseline: Any, difference: Any, alphas: Any) -> Any:
-    """F along the straight path: F(baseline + alpha * difference) for each alpha, (A,) float64, no gradients."""
-    import torch
-
-    step = max(1, IG_BATCH_TOKENS // difference.shape[1])
-    values = []
-    with torch.inference_mode():
-        for start in range(0, len(alphas), step):
-            chunk = alphas[start:start + step, None, None]
-            values.append(forward(baseline + chunk * difference).double())
-    return torch.cat(values)
-
-
-def path_nodes(values: Any, steps: int) -> tuple[Any, Any]:
-    """Composite Gauss-Legendre nodes and weights on [0, 1] for `steps` gradient evaluations, placed by a scan.
-
-    `values` (S + 1,) is F at S + 1 evenly spaced points. Each of the S intervals gets one point, and the
-    other steps - S go to the intervals where F changes most (largest remainders), so that a sharp rise in F
-    along the path gets the points it needs.
-
-        >>> nodes, weights = path_nodes(torch.tensor([0.0, 0.0, 1.0, 1.0]), 5)   # F rises in the middle third
-        >>> [round(float(n), 3) for n in nodes]
-        [0.167, 0.371, 0.5, 0.629, 0.833]
-        >>> float(weights.sum())
-        1.0
-    """
-    import numpy.polynomial.legendre as legendre
-    import torch
-
-    intervals = len(values) - 1
-    if steps < intervals:
-        raise ValueError(f"steps must be at least {intervals} (one per scanned interval), got {steps}.")
-    change = (values[1:] - values[:-1]).abs().cpu().numpy()                          # (S,)
-    counts = np.ones(intervals, dtype=int)
-    extra = steps - intervals
-    if extra:
-        share = change / change.sum() * extra if change.sum() > 0 else np.full(intervals, extra / intervals)
-        counts += np.floor(share).astype(int)
-        leftover = steps - counts.sum()
-        counts[np.argsort(-(share - np.floor(share)), kind="stable")[:leftover]] += 1
-    nodes, weights = [], []
-    width = 1.0 / intervals
-    for index, count in enumerate(counts):
-        points, point_weights = legendre.leggauss(int(count))
-        nodes.append((index + (points + 1) / 2) * width)
-        weights.append(point_weights / 2 * width)
-    return torch.tensor(np.concatenate(nodes)), torch.tensor(np.concatenate(weights))
-
-
-def integrated_gradients(forward, inputs: Any, baseline: Any, steps: int, scan: int,
-                         progress: Progress = no_progress) -> tuple[np.ndarray, float, float]:
-    """Integrated gradients of `forward` at `inputs` (1, T, d) from `baseline` (1, T, d), summed over d.
-
-    Returns (scores (T,), F(inputs), F(baseline)). The path integral uses `steps` gradients at
-    composite Gauss-Legendre nodes placed by a forward-only scan of `scan` intervals (path_nodes)."""
-    import torch
-
-    difference = inputs - baseline
-    values = path_values(forward, baseline, difference, torch.linspace(0, 1, scan + 1, dtype=inputs.dtype))
-    nodes, weights = path_nodes(values, steps)
-    total = torch.zeros_like(inputs[0], dtype=torch.float64)                         # (T, d)
-    step = max(1, IG_BATCH_TOKENS // inputs.shape[1])
-    for start in range(0, len(nodes), step):
-        progress(0.1 + 0.9 * start / len(nodes), f"Integrated gradients: step {start + 1} of {len(nodes)}")
-        alphas = nodes[start:start + step].to(inputs.dtype)[:, None, None]
-        embeds = (baseline + alphas * difference).detach().requires_grad_(True)
-        grads, = torch.autograd.grad(forward(embeds).sum(), embeds)                  # (chunk, T, d)
-        total += (grads.double() * weights[start:start + step, None, None]).sum(dim=0)
-    scores = (total * difference[0].double()).sum(dim=-1)
-    return scores.cpu().numpy(), float(values[-1]), float(values[0])
-
-
 def attribute(prompt: str, model: str, target: str = "", method: str = "integrated_gradients", contrast: str = "",
               steps: int = IG_STEPS, progress: Progress = no_progress) -> Attribution:
     """One score per prompt token for log p(target) (minus log p(contrast)), by `method` (see METHODS)."""
@@ -175,6 +99,10 @@ def attribute(prompt: str, model: str, target: str = "", method: str = "integrat
         scores = _rollout_scores(prompt, decoder.name, progress)
         notes.append("Rollout reads attention only: the same scores for any target. Each is the share of the last "
                      "position's rolled-out attention that comes from that token; they add up to 1.")
+        if scores[0] > 0.5:
+            notes.append(f"{scores[0]:.0%} of it ends on the first token, {tokens.tokens[0]!r}: decoders park most of "
+                         "their attention there (the attention sink), so where attention goes says little about why "
+                         "the model chose its token. Compare with the other methods.")
     else:
         scores, explained, baseline_value, error, used_steps = _gradient_method(
             decoder, tokens, kept, method, chosen.token_id, other.token_id if other else None, steps, progress)
@@ -206,10 +134,8 @@ def _gradient_method(decoder: Decoder, tokens: Prompt, kept: list[bool], method:
     baseline = pad_token_baseline(decoder, inputs, kept)                              # (1, T, d)
     if method == "integrated_gradients":
         steps = _check_steps(steps)
-        scores, value, base_value = integrated_gradients(forward, inputs, baseline, steps, _scan(steps), progress)
-        gap = value - base_value
-        error = abs(float(scores.sum()) - gap) / abs(gap) if gap else 0.0
-        return scores, value, base_value, error, steps
+        path = integrate(forward, inputs, baseline, steps, max(4, steps // 3), progress)
+        return path.scores, path.value, path.baseline_value, path.error, path.steps
     with torch.inference_mode():
         value = float(forward(inputs)[0])
     if method == "gradient_x_input":
@@ -221,7 +147,7 @@ def _gradient_method(decoder: Decoder, tokens: Prompt, kept: list[bool], method:
     with torch.no_grad():
         attributions = Occlusion(forward).attribute(
             inputs, sliding_window_shapes=(1, width), strides=(1, width), baselines=baseline,
-            perturbations_per_eval=max(1, IG_BATCH_TOKENS // inputs.shape[1]))
+            perturbations_per_eval=max(1, BATCH_TOKENS // inputs.shape[1]))
     return attributions[0, :, 0].double().cpu().numpy(), value, None, None, None
 
 
@@ -260,11 +186,6 @@ def _check_steps(steps: Any) -> int:
     if not 4 <= steps <= 512:
         raise ValueError(f"steps must be between 4 and 512 (integrated gradients' points along the path), got {steps}.")
     return steps
-
-
-def _scan(steps: int) -> int:
-    """Intervals of the forward-only scan that places the gradient steps: half as many as the steps."""
-    return max(2, steps // 2)
 
 
 def _rollout_scores(prompt: str, model: str, progress: Progress) -> np.ndarray:

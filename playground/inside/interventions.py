@@ -10,9 +10,9 @@ Forward hooks do it for this request only; the shared model itself is never chan
     0.0
     >>> result.before_top.tokens[0]
     ' Paris'
-    >>> edited = edit_prompt("The Eiffel Tower is in the city of", "smollm2-135m-instruct", "Tower", "")
+    >>> edited = edit_prompt("The Eiffel Tower is in the city of", "smollm2-135m-instruct", "Eiffel", "")
     >>> edited.description
-    "removed ' Tower' (position 3)"
+    "removed ' Eiffel' (positions 1-2)"
 """
 
 from __future__ import annotations
@@ -180,25 +180,26 @@ def _switch_off(decoder: Decoder, hooks: Hooks, pairs: list[tuple[int, int]], bl
 
 def edit_prompt(prompt: str, model: str, where: str | int, replacement: str = "", top_k: int = TOP_K,
                 progress: Progress = no_progress) -> Intervention:
-    """Remove the prompt token at `where` (a position, or a word of the prompt), or replace it by the
-    tokens of `replacement`, and run the model again."""
+    """Remove the prompt token(s) at `where` (a position, or a word of the prompt, which may be several
+    tokens), or replace them by the tokens of `replacement`, and run the model again."""
     import torch
 
     decoder = load_decoder(model, progress)
     tokens = encode_prompt(decoder, prompt)
-    index = find_position(tokens.tokens, where)
+    start, stop = find_span(tokens.tokens, where)
     if not isinstance(replacement, str):
         raise ValueError(f"replacement must be text (empty removes the token), got {replacement!r}.")
     new_ids = list(decoder.loaded.tokenizer(replacement, add_special_tokens=False)["input_ids"]) if replacement else []
-    ids = tokens.token_ids[:index] + new_ids + tokens.token_ids[index + 1:]
+    ids = tokens.token_ids[:start] + new_ids + tokens.token_ids[stop:]
     if not ids:
-        raise ValueError("removing the prompt's only token leaves nothing to run: replace it instead.")
-    old = tokens.tokens[index]
+        raise ValueError("removing the whole prompt leaves nothing to run: replace it instead.")
+    old = "".join(tokens.tokens[start:stop])
+    place = f"position {start}" if stop - start == 1 else f"positions {start}-{stop - 1}"
     if new_ids:
         shown = "".join(token_texts(decoder.loaded.tokenizer, new_ids))
-        description = f"replaced {old!r} (position {index}) by {shown!r}"
+        description = f"replaced {old!r} ({place}) by {shown!r}"
     else:
-        description = f"removed {old!r} (position {index})"
+        description = f"removed {old!r} ({place})"
     device = decoder.loaded.device
     with torch.inference_mode():
         before = decoder.model(input_ids=torch.tensor([tokens.token_ids], device=device)).logits[0, -1]
@@ -208,11 +209,14 @@ def edit_prompt(prompt: str, model: str, where: str | int, replacement: str = ""
                     top_k)
 
 
-def find_position(tokens: list[str], where: str | int) -> int:
-    """A position given as a number, or the first token that reads as the word (case and spaces ignored).
+def find_span(tokens: list[str], where: str | int) -> tuple[int, int]:
+    """The tokens [start, stop) given by a position, or by a word of the prompt (case and spaces ignored): the
+    first single token that reads as it, else the first run of tokens that spells it.
 
-    >>> find_position(['The', ' E', 'iffel', ' Tower'], 'tower'), find_position(['The', ' cat'], '1')
-    (3, 1)
+    >>> find_span(['The', ' E', 'iffel', ' Tower'], 'tower'), find_span(['The', ' E', 'iffel'], 'Eiffel')
+    ((3, 4), (1, 3))
+    >>> find_span(['The', ' cat'], '1')
+    (1, 2)
     """
     text = str(where).strip() if where is not None else ""
     if not text:
@@ -221,11 +225,22 @@ def find_position(tokens: list[str], where: str | int) -> int:
         index = int(text)
         if not 0 <= index < len(tokens):
             raise ValueError(f"token position {index} is out of range: the prompt has positions 0 to {len(tokens) - 1}.")
-        return index
+        return index, index + 1
+    def key(piece: str) -> str:
+        return "".join(piece.split()).lower()
+
+    wanted = key(text)
     for index, token in enumerate(tokens):
-        if token.strip().lower() == text.lower():
-            return index
-    raise ValueError(f"token {text!r} is not one token of the prompt; give its position instead "
+        if key(token) == wanted:
+            return index, index + 1
+    for start in range(len(tokens)):
+        for stop in range(start + 1, len(tokens) + 1):
+            spelled = key("".join(tokens[start:stop]))
+            if spelled == wanted:
+                return start, stop
+            if not wanted.startswith(spelled):
+                break
+    raise ValueError(f"token {text!r} is not in the prompt; give a word of it or a position "
                      f"(the tokens are {', '.join(repr(t) for t in tokens[:40])}).")
 
 

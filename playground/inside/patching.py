@@ -14,14 +14,14 @@ The corrupted run's layer inputs and the keyword arguments each layer was called
 embeddings) are kept; then the layers are stepped through once, and at layer l the T runs patched there
 join the batch: n_layers x T runs for the price of about half as many full forward passes.
 
-    >>> result = patch("The Eiffel Tower is in the city of", "The Colosseum is in the city of",
+    >>> result = patch("The Eiffel Tower is in the city of", "The Tower Bridge is in the city of",
     ...                "smollm2-135m-instruct")
     Traceback (most recent call last):
     ValueError: the clean prompt is 9 tokens and the corrupted prompt is 8 tokens: ...
-    >>> result = patch("The Eiffel Tower is in the city of", "The Colosseum Tower is in the city of",
+    >>> result = patch("The Eiffel Tower is in the city of", "The Colosseum is in the city of",
     ...                "smollm2-135m-instruct")
-    >>> result.restored.shape                 # (n_layers, T)
-    (30, 9)
+    >>> result.target, result.restored.shape                 # (n_layers, T)
+    (' Paris', (30, 9))
 """
 
 from __future__ import annotations
