@@ -33,8 +33,8 @@ PARAGRAPH = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de M
              "Locally nicknamed the Iron Lady, it has become a global cultural icon of France and one of the "
              "most recognisable structures in the world. It stands in the city of")
 DEFAULT_PROMPT = "The Eiffel Tower is in the city of"
-CLEAN = "The Eiffel Tower, a famous landmark, is in the city of"
-CORRUPTED = "The Colosseum, a famous landmark, is in the city of"
+CLEAN = "The famous Eiffel Tower is a landmark in the city of"
+CORRUPTED = "The famous Colosseum is a landmark in the city of"
 GOALS = {"integrated gradients": 3.0, "contributions": 1.0, "patching": 15.0}
 
 

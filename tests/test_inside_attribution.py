@@ -114,7 +114,7 @@ def test_a_target_of_several_tokens_uses_the_first_and_says_so(tiny_llama):
     ({"method": "lime"}, "method must be one of gradient_x_input, integrated_gradients, occlusion, attention_rollout"),
     ({"contrast": "tired", "method": "attention_rollout"}, "attention rollout is the same for every target"),
     ({"target": "dog", "contrast": "dog"}, "contrast 'dog' is the same token as the target"),
-    ({"steps": 2}, "steps must be between 4 and 512"),
+    ({"steps": 2}, "steps must be between 8 and 512"),
 ])
 def test_bad_input_is_named(tiny_llama, kwargs, message):
     arguments = {"prompt": PROMPT, "model": tiny_llama, "target": "", "method": "integrated_gradients", "contrast": ""}

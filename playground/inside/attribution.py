@@ -134,7 +134,7 @@ def _gradient_method(decoder: Decoder, tokens: Prompt, kept: list[bool], method:
     baseline = pad_token_baseline(decoder, inputs, kept)                              # (1, T, d)
     if method == "integrated_gradients":
         steps = _check_steps(steps)
-        path = integrate(forward, inputs, baseline, steps, max(4, steps // 3), progress)
+        path = integrate(forward, inputs, baseline, steps, max(4, steps // 3), progress)   # 48 steps: 16 intervals
         return path.scores, path.value, path.baseline_value, path.error, path.steps
     with torch.inference_mode():
         value = float(forward(inputs)[0])
@@ -183,8 +183,8 @@ def _check_steps(steps: Any) -> int:
         steps = int(steps)
     except (TypeError, ValueError):
         raise ValueError(f"steps must be a whole number, got {steps!r}.") from None
-    if not 4 <= steps <= 512:
-        raise ValueError(f"steps must be between 4 and 512 (integrated gradients' points along the path), got {steps}.")
+    if not 8 <= steps <= 512:
+        raise ValueError(f"steps must be between 8 and 512 (integrated gradients' points along the path), got {steps}.")
     return steps
 
 

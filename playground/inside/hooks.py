@@ -76,7 +76,7 @@ class Target:
     note: str                  # how `typed` was read ("" when it is exactly one token as typed)
 
 
-def load_decoder(name: str, progress: Progress = no_progress, attn_implementation: str | None = None) -> Decoder:
+def load_decoder(name: str, progress: Progress = no_progress) -> Decoder:
     """The model `name` through the shared cache, checked for the layout the tools read."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"model is empty: choose a decoder such as {', '.join(decoder_names())}, "
@@ -86,7 +86,7 @@ def load_decoder(name: str, progress: Progress = no_progress, attn_implementatio
     if spec is not None and spec.architecture != "decoder":
         raise ValueError(f"model {name!r} is an encoder: it predicts no next token, so there is nothing to explain "
                          f"here; choose a decoder such as {', '.join(decoder_names())}.")
-    loaded = load_model(name, progress, attn_implementation=attn_implementation)
+    loaded = load_model(name, progress)
     return decoder_parts(loaded)
 
 
@@ -200,9 +200,14 @@ class Hooks:
     The model is shared (one cache for every tab and user): a request running it at the same moment
     in another thread must not see this request's ablations or patches.
 
-        >>> with Hooks() as hooks:
-        ...     hooks.pre(decoder.layers[0].self_attn.o_proj, lambda module, args: (args[0] * 0,))
-        ...     ...                                                 # every head of layer 0 switched off
+        >>> decoder = load_decoder("smollm2-135m-instruct")
+        >>> ids = encode_prompt(decoder, "The Eiffel Tower is in the city of").token_ids
+        >>> with Hooks() as hooks:                     # the final norm's output zeroed, in this thread only
+        ...     hooks.post(decoder.final_norm, lambda module, args, output: output * 0)
+        ...     float(next_logprobs(decoder, ids).exp().max()) < 0.001     # every logit 0: uniform
+        True
+        >>> float(next_logprobs(decoder, ids).exp().max()) > 0.6           # as it was once the block ends
+        True
     """
 
     def __init__(self) -> None:

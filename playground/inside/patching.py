@@ -15,7 +15,7 @@ embeddings) are kept; then the layers are stepped through once, and at layer l t
 join the batch: n_layers x T runs for the price of about half as many full forward passes.
 
     >>> result = patch("The Eiffel Tower is in the city of", "The Tower Bridge is in the city of",
-    ...                "smollm2-135m-instruct")
+    ...                "smollm2-135m-instruct")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ValueError: the clean prompt is 9 tokens and the corrupted prompt is 8 tokens: ...
     >>> result = patch("The Eiffel Tower is in the city of", "The Colosseum is in the city of",
