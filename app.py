@@ -9,7 +9,7 @@ busy tab can't hold every worker:
 
     >>> app = build_app()
     >>> sorted({fn.concurrency_id for fn in app.fns.values() if fn.concurrency_id in TAB_IDS})
-    ['attention', 'diffusion', 'families', 'sampling', 'tokenization']
+    ['attention', 'diffusion', 'families', 'sampling', 'tokenization', 'why']
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ import gradio as gr  # noqa: E402 (after the setting above)
 from playground import memory, public
 from playground.lessons import LessonError, read_lessons
 from playground.settings import current
-from tabs import attention, diffusion, families, lessons, sampling, share, tokenization
+from tabs import attention, diffusion, families, lessons, sampling, share, tokenization, why
 
 ASSETS = Path(__file__).parent / "assets"
 
 TABS = [
     ("Tokenization", "tokenization", tokenization),
     ("Attention", "attention", attention),
+    ("Why this token?", "why", why),
     ("Sampling", "sampling", sampling),
     ("Diffusion", "diffusion", diffusion),
     ("Generative families", "families", families),

@@ -53,7 +53,7 @@ class Limit:
     unit: str        # what is counted
 
 
-_ARGUMENTS = {"text_chars": "text", "attention_tokens": "text", "max_new_tokens": "max_new_tokens",
+_ARGUMENTS = {"text_chars": "text", "attention_tokens": "text", "why_tokens": "prompt", "max_new_tokens": "max_new_tokens",
               "samples": "samples", "diffusion_steps": "steps", "image_side": "image size", "filmstrip_rows": "values"}
 LIMITS: dict[str, Limit] = {key: Limit(_ARGUMENTS[key], env, default, unit)
                             for key, (env, default, unit) in PUBLIC_LIMITS.items()}

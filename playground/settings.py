@@ -26,6 +26,7 @@ from typing import Mapping
 PUBLIC_LIMITS: dict[str, tuple[str, int, str]] = {
     "text_chars": ("PLAYGROUND_PUBLIC_MAX_CHARS", 20_000, "characters"),
     "attention_tokens": ("PLAYGROUND_PUBLIC_ATTENTION_TOKENS", 256, "tokens"),
+    "why_tokens": ("PLAYGROUND_PUBLIC_WHY_TOKENS", 128, "tokens"),
     "max_new_tokens": ("PLAYGROUND_PUBLIC_MAX_NEW_TOKENS", 128, "new tokens"),
     "samples": ("PLAYGROUND_PUBLIC_MAX_SAMPLES", 20, "samples per strategy"),
     "diffusion_steps": ("PLAYGROUND_PUBLIC_MAX_STEPS", 50, "denoising steps"),

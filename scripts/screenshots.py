@@ -25,6 +25,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402 (aft
 ACTIONS: dict[str, list[str]] = {
     "tokenization": ["tok-run", "tok-export", "tok-replay", "tok-decode", "tok-chat"],
     "attention": ["att-run", "att-focus-run", "att-compare-run", "att-lens-run", "att-bv-run"],
+    "why": ["why-run", "why-ablate-run", "why-edit-run", "why-patch-run"],
     "sampling": ["samp-run", "samp-draw"],
     "diffusion": ["diff-run", "diff-compare", "diff-fwd-run", "diff-export"],
     "families": ["fam-play", "fam-compare", "fam-interp-run", "fam-arith-run", "fam-channels-run"],

@@ -114,12 +114,13 @@ def test_lessons_load_in_file_name_order(tmp_path):
 
 
 def test_shipped_lessons_cover_every_tab_and_topic():
-    lessons = read_lessons(LESSONS, ["tokenization", "attention", "sampling", "diffusion", "families"])
+    lessons = read_lessons(LESSONS, ["tokenization", "attention", "why", "sampling", "diffusion", "families"])
     text = {tab: " ".join(step.title + " " + step.body for lesson in found for step in lesson.steps).lower()
             for tab, found in lessons.items()}
     for tab, topics in {
         "tokenization": ["token", "bpe", "wordpiece", "sentencepiece", "context window"],
         "attention": ["self-attention", "multi-head", "heads", "query", "key"],
+        "why": ["integrated gradients", "contrast", "occlusion", "rollout", "logit", "switch", "patch"],
         "sampling": ["next token", "greedy", "temperature", "top-k", "top-p", "min-p", "typical", "beam", "seed"],
         "diffusion": ["forward", "noise", "u-net", "vae", "guidance", "scheduler", "seed"],
         "families": ["gan", "discriminator", "mode collapse", "vae", "reparameterization", "latent", "flow",
