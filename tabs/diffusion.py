@@ -27,6 +27,7 @@ from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPEL
                                   resolve_preview, upscale)
 from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
+from tabs.outputs import image_file
 from tabs.share import click_js
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
@@ -209,21 +210,38 @@ def _record(step: DenoisingStep) -> dict:
 
 def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size=None, preview=None,
               every=1, show_noise=False, guidance_step=None, attention_step=None) -> DenoiseSettings:
-    def whole(value, label):
+    def number(value, label, whole=True):
+        """A number from the page or the API (which may send anything); empty means the default."""
         if value is None or value == "":
             return None
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{label} must be a whole number, got {value}.")
-        return int(value)
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise TypeError
+            parsed = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{label} must be a number, got {str(value)[:40]!r}.") from None
+        if not np.isfinite(parsed) or (whole and not parsed.is_integer()):
+            kind = "a whole number" if whole else "a finite number"
+            raise ValueError(f"{label} must be {kind}, got {str(value)[:40]!r}.")
+        return int(parsed) if whole else parsed
 
+    def text(value, label):
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError(f"{label} must be text, got {str(value)[:40]!r}.")
+        return value
+
+    guidance = number(guidance_scale, "guidance scale", whole=False)
+    guidance_at, attention_at = number(guidance_step, "guidance step"), number(attention_step, "attention step")
     return DenoiseSettings(
-        prompt=prompt or "", negative_prompt=negative_prompt or "", steps=whole(steps, "steps"),
-        guidance_scale=float(guidance_scale) if guidance_scale is not None else 7.5,
-        seed=whole(seed, "seed") if seed is not None else 0, scheduler=scheduler,
-        height=whole(size, "image size") or None, width=whole(size, "image size") or None, preview=preview or None,
-        preview_every=whole(every, "preview every") or 1, show_noise=bool(show_noise),
-        guidance_step=None if guidance_step is None else whole(guidance_step, "guidance step") - 1,
-        attention_step=None if attention_step is None else whole(attention_step, "attention step") - 1)
+        prompt=text(prompt, "prompt"), negative_prompt=text(negative_prompt, "negative prompt"),
+        steps=number(steps, "steps"), guidance_scale=7.5 if guidance is None else guidance,
+        seed=number(seed, "seed") or 0, scheduler=text(scheduler, "scheduler"),
+        height=number(size, "image size") or None, width=number(size, "image size") or None, preview=preview or None,
+        preview_every=number(every, "preview every") or 1, show_noise=bool(show_noise),
+        guidance_step=None if guidance_at is None else guidance_at - 1,
+        attention_step=None if attention_at is None else attention_at - 1)
 
 
 def preview_note(loaded, preview: str, seconds: float) -> str:
@@ -342,8 +360,9 @@ def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt)
     loaded = load_pipeline(model, progress_callback(progress))
     steps_out, result = generate(loaded, settings)
-    gallery = [(step.x0, f"step {step.index + 1}: t = {step.timestep:g}") for step in steps_out]
-    return result.image, gallery, result.timesteps
+    # files written whole before anyone reads them (tabs/outputs.py): a class asking at once gets whole PNGs
+    gallery = [(image_file(step.x0, "x0"), f"step {step.index + 1}: t = {step.timestep:g}") for step in steps_out]
+    return image_file(result.image, "final"), gallery, result.timesteps
 
 
 def _attention_note(attention, tokens, requested) -> str:
@@ -612,7 +631,9 @@ def build() -> Controls:
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
         run_outputs, api_visibility="private")
     examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
-    api_button.click(denoise_api, loop_inputs, [final_image, previews, timesteps_json], api_name="denoise")
+    # The API's inputs are JSON, so a wrong type reaches _settings (which names it) instead of failing in Gradio
+    api_inputs = [gr.JSON(visible=False) for _ in loop_inputs]
+    api_button.click(denoise_api, api_inputs, [final_image, previews, timesteps_json], api_name="denoise")
     scrubber.input(show_step, [scrubber, state], [x_t_image, x0_image, noise_image, status, plot], api_visibility="private")
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")
