@@ -5,11 +5,12 @@
 No model is loaded here: each tab loads what it needs on first use, with a progress bar.
 On Hugging Face Spaces (SPACE_ID set) public mode is on: see playground/public.py. The heavy events of
 each tab (those with a progress bar, and the API endpoints) share one concurrency group per tab, so one
-busy tab can't hold every worker:
+busy tab can't hold every worker; events that join a batch shared by everyone (Sampling's decoding) have
+their own, larger group, since their work is done one batch at a time anyway:
 
     >>> app = build_app()
     >>> sorted({fn.concurrency_id for fn in app.fns.values() if fn.concurrency_id in TAB_IDS})
-    ['attention', 'diffusion', 'families', 'sampling', 'tokenization', 'why']
+    ['attention', 'diffusion', 'families', 'tokenization', 'why']
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 # A classroom laptop may be offline, and a school may not want usage reports: no Gradio analytics
 # unless asked for.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Several users' work shares the cores: OpenMP threads that spin while waiting for work (its default) burn the
+# time another request needs (measured: a lone call wasted 25-30 s of CPU spinning on a busy 2-core machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import gradio as gr  # noqa: E402 (after the setting above)
 
@@ -125,8 +129,10 @@ def display_toggles() -> None:
 def group_heavy_events(app: gr.Blocks, fns: list, tab_id: str) -> None:
     """Put a tab's heavy events (a progress bar, a public API endpoint, or grouped by the tab itself) in one
     concurrency group of public.tab_concurrency() workers; light events (sliders over cached results) stay
-    ungrouped."""
+    ungrouped, and so do events whose tab set their own limit (those that join a shared batch: playground.crowd)."""
     for fn in fns:
+        if fn.concurrency_limit != "default":
+            continue
         heavy = (fn.tracks_progress or fn.concurrency_id == tab_id
                  or (isinstance(fn.api_name, str) and fn.api_visibility == "public"))
         if fn.fn is not None and heavy:

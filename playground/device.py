@@ -20,6 +20,7 @@ def pick_device() -> str:
     """Return "cuda", "mps" or "cpu": the first one available, unless PLAYGROUND_DEVICE says otherwise."""
     import torch
 
+    use_torch_threads()
     wanted = current().device
     if wanted:
         if wanted.startswith("cuda") and not torch.cuda.is_available():
@@ -34,6 +35,17 @@ def pick_device() -> str:
     if torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def use_torch_threads() -> None:
+    """Give torch PLAYGROUND_TORCH_THREADS intra-op threads, when set (every model load picks a device first).
+    Unset, torch keeps its default, one thread per core: right for one user; a server for a class may want
+    fewer, so that several users' work at once does not oversubscribe the cores."""
+    import torch
+
+    wanted = current().torch_threads
+    if wanted and torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
 
 
 def pick_dtype(device: str | None = None):

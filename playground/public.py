@@ -130,6 +130,11 @@ def tab_concurrency() -> int:
     return current().tab_concurrency
 
 
+def crowd_concurrency() -> int:
+    """How many requests may wait in one shared batch (PLAYGROUND_CROWD_CONCURRENCY, default 16)."""
+    return current().crowd_concurrency
+
+
 def queue_size() -> int | None:
     """The most requests waiting in the queue (PLAYGROUND_QUEUE_SIZE): 64 in public mode, unbounded locally."""
     return current().queue_size

@@ -57,6 +57,7 @@ class Settings:
     allowed_models: tuple[str, ...] | None = None  # PLAYGROUND_ALLOWED_MODELS (comma-separated); None: the defaults
     public_limits: tuple[tuple[str, int], ...] = ()  # (key, bound) for every PUBLIC_LIMITS key
     tab_concurrency: int = 4          # PLAYGROUND_TAB_CONCURRENCY: 2 public, 4 local
+    crowd_concurrency: int = 16       # PLAYGROUND_CROWD_CONCURRENCY: requests that may join one shared batch
     queue_size: int | None = None     # PLAYGROUND_QUEUE_SIZE: 64 public, unbounded local
     max_upload: str | None = None     # PLAYGROUND_MAX_UPLOAD: "10mb" public, unbounded local
     malloc_arena_max_set: bool = False  # MALLOC_ARENA_MAX is set: the user chose; app.py leaves it alone
@@ -124,6 +125,7 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         allowed_models=None if allowed is None else tuple(n.strip() for n in allowed.split(",") if n.strip()),
         public_limits=tuple((key, whole(env, default, unit)) for key, (env, default, unit) in PUBLIC_LIMITS.items()),
         tab_concurrency=whole("PLAYGROUND_TAB_CONCURRENCY", 2 if public else 4, "events"),
+        crowd_concurrency=whole("PLAYGROUND_CROWD_CONCURRENCY", 16, "events"),
         queue_size=whole("PLAYGROUND_QUEUE_SIZE", 64 if public else None, "requests"),
         max_upload=environ.get("PLAYGROUND_MAX_UPLOAD", "10mb" if public else "") or None,
         malloc_arena_max_set="MALLOC_ARENA_MAX" in environ,
