@@ -59,7 +59,7 @@ def calls(diffusion_model: str) -> dict[str, list[tuple]]:
 def rss_mb(pid: int) -> float:
     """Resident memory of the process and its children, in MiB (from /proc)."""
     total = 0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *child_pids(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -69,14 +69,14 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return []
     out = [int(c) for c in found]
     for child in list(out):
-        out += _children(child)
+        out += child_pids(child)
     return out
 
 

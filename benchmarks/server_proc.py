@@ -16,7 +16,7 @@ import signal
 import threading
 from pathlib import Path
 
-from benchmarks.load_test import _children, rss_mb
+from benchmarks.load_test import child_pids, rss_mb
 
 
 class MemoryWatch:
@@ -112,7 +112,7 @@ def server_log_findings(log: Path) -> dict[str, int]:
 
 def child_app_pid() -> int | None:
     """The pid of the app serve_app started (it hands out the url, not the process): our child running app.py."""
-    for pid in _children(os.getpid()):
+    for pid in child_pids(os.getpid()):
         with contextlib.suppress(OSError):
             if b"app.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid
