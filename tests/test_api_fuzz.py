@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,11 +76,13 @@ def check(kind: str, payload: object, endpoint: str, data: list) -> None:
 BATCH = 25   # inputs sent at once; hypothesis can't draw one list of 500 rich values, so it draws 20 lists
 
 
-def run(url: str, endpoint: str, strategy) -> None:
-    """EXAMPLES inputs drawn by hypothesis (seeded), sent in batches of BATCH at once, eight at a time (a class
-    pressing the same button)."""
+def run(url: str, endpoint: str, strategy, examples: int | None = None) -> None:
+    """`examples` (default EXAMPLES) inputs drawn by hypothesis (seeded), sent in batches of BATCH at once, eight
+    at a time (a class pressing the same button)."""
+    wanted = examples or EXAMPLES
+
     @seed(20261201)
-    @settings(max_examples=-(-EXAMPLES // BATCH), deadline=None, database=None, derandomize=True,
+    @settings(max_examples=-(-wanted // BATCH), deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(st.lists(strategy, min_size=BATCH, max_size=BATCH))
     def batch(inputs):
@@ -89,8 +92,10 @@ def run(url: str, endpoint: str, strategy) -> None:
                 sent.append(data)
 
     sent: list = []
+    started = time.perf_counter()
     batch()
-    assert len(sent) >= EXAMPLES
+    print(f"{endpoint}: {len(sent)} inputs in {time.perf_counter() - started:.0f} s")
+    assert len(sent) >= wanted
     assert call(url, "tokenize", ["still here", "all-minilm-l6-v2"])[0] == "complete"
 
 
@@ -127,3 +132,33 @@ def test_denoise_survives_awkward_input(api_url):
                                      st.one_of(st.integers(-1, 5), awkward()),
                                      st.one_of(st.sampled_from(["DDIM", "Euler", "LCM", "PNDM", "nope"]), awkward()),
                                      st.one_of(st.text(max_size=20), awkward())).map(list))
+
+
+# The later tabs' endpoints: fewer inputs each (a fifth), since their valid calls train a model or run Captum
+# (steps 0 would mean the default, a thousand training steps: left out); the same rule, an error names the
+# input, holds for every one.
+LATER = max(BATCH, EXAMPLES // 5)
+TEXT = st.one_of(st.text(max_size=12), awkward())
+WHY_MODELS = st.one_of(st.sampled_from(["smollm2-135m-instruct", "all-minilm-l6-v2", "tiny-shapes-sd", "nobody/x",
+                                        "a" * 400]), awkward())
+
+
+def test_train_family_survives_awkward_input(api_url):
+    run(api_url, "train_family", st.tuples(
+        st.one_of(st.sampled_from(["gan", "vae", "flow", "diffusion", "autoregressive", "bert"]), awkward()),
+        st.one_of(st.sampled_from(["ring8", "moons", "spiral", "0,0\n1,1", "x,y"]), awkward()),
+        st.one_of(st.integers(-2, 5).filter(bool), awkward()), st.one_of(st.integers(-1, 3), awkward()),
+        st.one_of(st.just({}), st.just({"preset": "mode_collapse"}), st.dictionaries(st.text(max_size=6), awkward(),
+                                                                                     max_size=2), awkward())).map(list),
+        LATER)
+
+
+def test_why_endpoints_survive_awkward_input(api_url):
+    methods = st.one_of(st.sampled_from(["gradient_x_input", "occlusion", "attention_rollout", "nope"]), awkward())
+    run(api_url, "attribute", st.tuples(TEXT, WHY_MODELS, TEXT, methods, TEXT).map(list), LATER)
+    run(api_url, "contributions", st.tuples(TEXT, WHY_MODELS, TEXT).map(list), LATER)
+    run(api_url, "patch", st.tuples(TEXT, TEXT, WHY_MODELS, TEXT).map(list), LATER)
+    heads = st.one_of(st.lists(st.lists(st.one_of(st.integers(-1, 40), st.none()), max_size=3), max_size=3), awkward())
+    run(api_url, "ablate", st.tuples(TEXT, WHY_MODELS, heads, st.one_of(st.lists(st.integers(-1, 40), max_size=3),
+                                                                         awkward()),
+                                     st.one_of(st.sampled_from(["zero", "mean", "nope"]), awkward())).map(list), LATER)
