@@ -160,7 +160,7 @@ def test_a_class_running_the_diffusion_tab_at_once_gets_whole_streamed_pictures(
 
 def test_a_class_making_the_same_filmstrip_and_latent_arithmetic_gets_whole_files(served):
     index, data = page_event(served, "compare", {"diff-steps": STEPS, "diff-values": "1, 7.5", "diff-columns": 3})
-    check(crowd(lambda: call_page(served, index, data), users=USERS // 2), least_files=2)    # its PNG and GIF
+    check(crowd(lambda: call_page(served, index, data), users=USERS // 4), least_files=2)    # its PNG and GIF
     index, data = page_event(served, "arithmetic_handler", {})
     check(crowd(lambda: call_page(served, index, data)), least_files=5)
 
