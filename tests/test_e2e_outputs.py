@@ -120,7 +120,7 @@ def crowd(send, users: int = USERS) -> list[dict]:
         return list(pool.map(user, range(users)))
 
 
-def check(results: list[dict], least_files: int) -> None:
+def check(results: list[dict], least_files: int) -> dict[str, set]:
     """Every file whole; each URL the same bytes for everyone; every user the same set of pictures."""
     errors = [f["url"].rsplit("/", 2)[-2:] + [f["error"]] for r in results for f in r["files"] if "error" in f]
     failed = [r["stream"][-300:] for r in results if '"success": false' in r["stream"] or "event: error" in r["stream"]]
