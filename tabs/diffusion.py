@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPEL
                                   resolve_preview, upscale)
 from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
-from tabs.outputs import image_file
+from tabs.outputs import export_folder, image_file, save_atomically, write_atomically
 from tabs.share import click_js
 
 EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
@@ -330,7 +329,7 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
             continue  # recorded for the scrubber, but a browser sent 3 pictures every 30 ms stops answering clicks
         shown = time.monotonic()
         values = dict(
-            x_t=_big(item.x_t), x0=_big(item.x0), noise=_big(item.noise),
+            x_t=_big(item.x_t, "x_t"), x0=_big(item.x0, "x0"), noise=_big(item.noise, "noise"),
             status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
                    f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
             scrubber=gr.update(maximum=max(2, len(record["steps"])), value=len(record["steps"])))
@@ -340,9 +339,9 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
             plotted = time.monotonic()
         yield _outputs(**values)
     record["final"] = item.image
-    gallery = [(_big(step["x0"]), f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
+    gallery = [(_big(step["x0"], "x0"), f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
     yield _outputs(
-        final=_big(item.image), previews=gallery, timesteps=item.timesteps, state=record,
+        final=_big(item.image, "final"), previews=gallery, timesteps=item.timesteps, state=record,
         status=f"Done: {len(item.timesteps)} steps of {escape(settings.scheduler)} in {item.seconds:.2f} s "
                f"(text encoder: {escape(loaded.text_encoder_note)}). {preview_note(loaded, decoder, preview_seconds)} "
                "Scrub or play the steps below.",
@@ -379,8 +378,11 @@ def _attention_note(attention, tokens, requested) -> str:
                    "of the attention (the rest goes to padding and other tokens).</p>")
 
 
-def _big(image):
-    return None if image is None else scaled(image)
+def _big(image, name: str = "image"):
+    """A picture for the page: upscaled, as a PNG file written whole and named by its content (tabs/outputs.py).
+    Gradio would write an array itself, in place, under the same content-named path for every user who made the
+    same picture, so a class running the same prompt would read each other's half-written files."""
+    return None if image is None else image_file(scaled(image), name)
 
 
 def show_step(position, record):
@@ -390,7 +392,8 @@ def show_step(position, record):
     index = min(max(int(position or 1), 1), len(record["steps"])) - 1
     step = record["steps"][index]
     figure = schedule_figure(record["timesteps"], record["sigmas"], record["alpha_bars"], step["index"])
-    return _big(step["x_t"]), _big(step["x0"]), _big(step["noise"]), step_caption(step), figure
+    return (_big(step["x_t"], "x_t"), _big(step["x0"], "x0"), _big(step["noise"], "noise"), step_caption(step),
+            figure)
 
 
 def play(record):
@@ -410,18 +413,19 @@ def export_run(record):
     if not record or record.get("final") is None or not record.get("steps"):
         raise ValueError("nothing to export yet: run the denoising loop first.")
     steps, final = record["steps"], record["final"]
-    folder = Path(tempfile.mkdtemp(prefix="pg-diffusion-"))
+    folder = export_folder("diffusion")
     frames = [grid_image(np.stack([[s["x_t"], s["x0"]]]), None,
                          [f"x_t, step {s['index'] + 1} of {s['total']}", "predicted x0"]) for s in steps]
     frames.append(grid_image(np.stack([[final, final]]), None, ["final latent, decoded", "final image (VAE)"]))
-    gif = export_gif(frames, folder / "denoising.gif")
+    gif = save_atomically(folder / "denoising.gif", lambda scratch: export_gif(frames, scratch))
     picks = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 10)).round().astype(int))
     grid = np.stack([[steps[p]["x_t"] for p in picks] + [final], [steps[p]["x0"] for p in picks] + [final]])
     labels = [f"step {steps[p]['index'] + 1}" for p in picks] + ["final"]
-    png = folder / "denoising-grid.png"
     from PIL import Image
 
-    Image.fromarray(grid_image(grid, ["x_t", "x0"], labels)).save(png)
+    buffer = io.BytesIO()
+    Image.fromarray(grid_image(grid, ["x_t", "x0"], labels)).save(buffer, format="PNG")
+    png = write_atomically(folder / "denoising-grid.png", buffer.getvalue())
     return [str(gif), str(png)]
 
 
@@ -444,9 +448,9 @@ def compare(prompt, model, steps, guidance_scale, seed, scheduler, negative_prom
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview)
     loaded = load_pipeline(model, progress_callback(progress))
     strip = filmstrip(loaded, settings, vary, _parse_values(vary, values), int(columns), progress_callback(progress))
-    folder = Path(tempfile.mkdtemp(prefix="pg-filmstrip-"))
-    png = export_grid_png(strip, folder / f"filmstrip-{vary}.png")
-    gif = export_filmstrip_gif(strip, folder / f"filmstrip-{vary}.gif")
+    folder = export_folder("filmstrip")
+    png = save_atomically(folder / f"filmstrip-{vary}.png", lambda scratch: export_grid_png(strip, scratch))
+    gif = save_atomically(folder / f"filmstrip-{vary}.gif", lambda scratch: export_filmstrip_gif(strip, scratch))
     return filmstrip_html(strip), [str(png), str(gif)]
 
 

@@ -27,6 +27,7 @@ from playground.families import latent
 from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
 from tabs.families_figures import channels_figure, charts, compare_figure, look_of, picture
+from tabs.outputs import image_file
 
 SPEEDS = {"slow motion": 1, "normal": 20, "fast": 100}      # training steps per frame
 LIVE_CONCURRENCY = 16           # Play bursts and Steps running at once, across all users (each is short)
@@ -313,8 +314,10 @@ def train_family_api(family: str, dataset: str, steps: int, seed: int, settings:
 # Latent space of images
 
 
-def _big(image: np.ndarray) -> np.ndarray:
-    return image.repeat(UPSCALE, 0).repeat(UPSCALE, 1)
+def _big(image: np.ndarray, name: str = "image") -> str:
+    """A picture upscaled for the page, as a PNG file written whole and named by its content (tabs/outputs.py):
+    given an array, Gradio would rewrite one shared file in place for every user who made the same picture."""
+    return image_file(image.repeat(UPSCALE, 0).repeat(UPSCALE, 1), name)
 
 
 def _source(caption: str, upload) -> object:
@@ -330,8 +333,8 @@ def _vae(progress):
 def interpolate_handler(caption_a, caption_b, upload_a, upload_b, steps, progress=gr.Progress()):
     steps = int(steps) if isinstance(steps, (int, float)) and float(steps).is_integer() else steps
     result = latent.interpolate(_vae(progress), _source(caption_a, upload_a), _source(caption_b, upload_b), steps)
-    latent_items = [(_big(image), f"latent, α = {alpha:.2f}") for image, alpha in zip(result.latent, result.alphas)]
-    pixel_items = [(_big(image), f"pixels, α = {alpha:.2f}") for image, alpha in zip(result.pixel, result.alphas)]
+    latent_items = [(_big(image, "latent"), f"latent, α = {alpha:.2f}") for image, alpha in zip(result.latent, result.alphas)]
+    pixel_items = [(_big(image, "pixels"), f"pixels, α = {alpha:.2f}") for image, alpha in zip(result.pixel, result.alphas)]
     return latent_items, pixel_items
 
 
@@ -339,13 +342,13 @@ def interpolate_handler(caption_a, caption_b, upload_a, upload_b, steps, progres
 @friendly_errors
 def arithmetic_handler(a, b, c, progress=gr.Progress()):
     result = latent.arithmetic(_vae(progress), a, b, c)
-    items = [(_big(image), label) for image, label in zip(result.inputs, ("A", "B", "C"))]
-    items += [(_big(result.latent), "latent arithmetic"), (_big(result.pixel), "pixel arithmetic")]
+    items = [(_big(image, label), label) for image, label in zip(result.inputs, ("A", "B", "C"))]
+    items += [(_big(result.latent, "latent"), "latent arithmetic"), (_big(result.pixel, "pixels"), "pixel arithmetic")]
     note = ("<p class='fam-note'>Latent arithmetic: decode(z_A − z_B + z_C); pixel arithmetic: A − B + C on the "
             f"pixels. The shapes detector reads the latent result as <b>{escape(result.latent_reads)}</b> and the pixel "
             f"sum as <b>{escape(result.pixel_reads)}</b>.</p>")
     if result.expected is not None:
-        items.append((_big(result.expected), "expected (the renderer)"))
+        items.append((_big(result.expected, "expected"), "expected (the renderer)"))
         note += (f"<p class='fam-note'>A − B + C stands for <q>{escape(result.expected_caption)}</q> (drawn last). Mean squared "
                  f"difference from that drawing (pixels scaled to 0–1): latent {result.latent_error:.4f}, "
                  f"pixels {result.pixel_error:.4f}.</p>")
@@ -356,7 +359,7 @@ def arithmetic_handler(a, b, c, progress=gr.Progress()):
 @friendly_errors
 def channels_handler(caption, upload, display, progress=gr.Progress()):
     result = latent.channels(_vae(progress), _source(caption, upload))
-    return _big(result.image), _big(result.reconstruction), channels_figure(result.latents, look_of(display))
+    return _big(result.image, "scene"), _big(result.reconstruction, "decoded"), channels_figure(result.latents, look_of(display))
 
 
 # ---------------------------------------------------------------------------------------------

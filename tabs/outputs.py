@@ -13,6 +13,8 @@ they wrote the same way:
     >>> path.endswith(".png") and image_file(np.zeros((2, 2, 3), np.uint8)) == path    # named by content
     True
     >>> folder = export_folder("tokens")      # a fresh folder per export, swept after an hour
+    >>> write_atomically(folder / "tokens.json", b"[]").read_bytes()
+    b'[]'
 
 Everything lives under one folder of this process (OUTPUTS); files older than KEEP_SECONDS are removed when
 new ones are written, so a long-running server does not fill its disk.
@@ -28,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -52,6 +55,21 @@ def write_atomically(path: Path, data: bytes) -> Path:
     return path
 
 
+def save_atomically(path: Path, save: Callable[[Path], object]) -> Path:
+    """`save(scratch)` writes the file (a library that wants a path, such as PIL's GIF writer) under a temporary
+    name with the same suffix beside `path`, which is then renamed into place, as `write_atomically` does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        save(Path(scratch))
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def image_file(image: np.ndarray, name: str = "image") -> str:
     """An (H, W, 3) uint8 image as a PNG file named after its content (identical images share one file)."""
     from PIL import Image
@@ -63,6 +81,11 @@ def image_file(image: np.ndarray, name: str = "image") -> str:
     path = OUTPUTS / "images" / digest / f"{name}.png"
     if not path.is_file():
         write_atomically(path, data)
+    else:
+        try:            # the sweep ages a folder by its time: one handed out again must not go before Gradio copies it
+            os.utime(path.parent)
+        except OSError:
+            write_atomically(path, data)
     _sweep()
     return str(path)
 

@@ -51,3 +51,24 @@ def test_exports_get_their_own_folders_and_old_files_are_swept(monkeypatch):
     monkeypatch.setattr(outputs, "_swept", [0.0])
     outputs._sweep()
     assert not first.exists() and second.exists()
+
+
+def test_a_file_saved_by_a_library_appears_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "strip.gif"
+
+    def fails(scratch):
+        scratch.write_bytes(b"GIF89a half")
+        raise OSError("disk full")
+
+    try:
+        outputs.save_atomically(target, fails)
+    except OSError:
+        pass
+    assert not target.exists() and list(tmp_path.iterdir()) == []      # no half file, no scratch left behind
+    frames = [Image.new("RGB", (4, 4), colour) for colour in ("red", "blue")]
+    seen = []
+    outputs.save_atomically(target, lambda scratch: (seen.append(scratch.suffix),
+                                                     frames[0].save(scratch, save_all=True, append_images=frames[1:])))
+    assert seen == [".gif"]                                              # PIL picks the format from the suffix
+    with Image.open(target) as animation:
+        assert animation.n_frames == 2
