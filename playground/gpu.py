@@ -3,11 +3,13 @@
 On a Hugging Face Space with ZeroGPU hardware a GPU is lent only while a function decorated with
 `spaces.GPU` runs. The tabs mark their heavy handlers (the ones that run a model) with `gpu_task`:
 
-    >>> @gpu_task
-    ... def analyze(text, model):
-    ...     ...
-    >>> analyze is spaces.GPU(analyze.__wrapped__)     # with `spaces` importable (on a Space)
-    >>> # without it `gpu_task` returns the function itself: nothing changes
+    >>> def analyze(text, model):
+    ...     return text.upper()
+    >>> task = gpu_task(analyze)       # on a Space: spaces.GPU(analyze); without `spaces`: analyze itself
+    >>> task is analyze if spaces_module() is None else task is not analyze
+    True
+    >>> task("hi", "gpt2")
+    'HI'
 
 `spaces.GPU` is itself a pass-through outside ZeroGPU hardware, so CPU and ordinary GPU Spaces run the
 same code. Generator handlers (streaming) are supported by `spaces.GPU` too. Decoration happens when the

@@ -3,7 +3,10 @@
     >>> @friendly_errors
     ... def handler(text):
     ...     raise ValueError("text is empty: type something.")
-    >>> handler("")            # raises gr.Error("text is empty: type something.") shown in the page
+    >>> handler("")            # a gr.Error: Gradio shows its message in the page (and the API)
+    Traceback (most recent call last):
+    ...
+    gradio.exceptions.Error: 'text is empty: type something.'
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ training lives in the browser session's gr.State, never shared between users.
 
     >>> config = read_config("gan", "ring8", "", 0, 0, "normal", *[None] * len(SETTING_KEYS))
     >>> config.family, config.until, config.train_settings["loss"], config.per_frame
-    ('gan', 2000, 'non-saturating', 20)
+    ('gan', 1000, 'non-saturating', 20)
 """
 
 from __future__ import annotations
