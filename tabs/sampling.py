@@ -27,9 +27,6 @@ from tabs.sampling_views import (beam_view, entropy_figure, first_token_figure, 
 from tabs.share import click_js
 
 OFF = "off"
-# Decoding requests of all users join one batch (playground.sampling.decode_together): let a class's requests
-# in together, in their own group, rather than in waves of the tab's usual limit.
-CROWD = {"concurrency_id": "sampling-crowd", "concurrency_limit": public.crowd_concurrency()}
 SLOT_DEFAULTS = [  # name, temperature, k, p, beams
     ("greedy", 1.0, 50, 0.9, 3),
     ("top_k", 1.0, 40, 0.9, 3),
@@ -196,6 +193,9 @@ def strategy_column(index: int, name: str, temperature: float, k: int, p: float,
 
 
 def build() -> Controls:
+    # Decoding requests of all users join one batch (playground.sampling.decode_together): a class's requests
+    # go in together, in their own group, rather than in waves of the tab's usual limit.
+    crowd = {"concurrency_id": "sampling-crowd", "concurrency_limit": public.crowd_concurrency()}
     gr.Markdown("Generation is a loop: the model gives a probability for every possible next token, a **strategy** "
                 "picks one, and the loop repeats. Compare strategies on one prompt with one seed; all sampling "
                 "strategies run together in one batched loop.")
@@ -243,7 +243,7 @@ def build() -> Controls:
 
     event = run.click(run_stream, [prompt, model, chat, max_new, seed, *slot_inputs],
                       [state, outputs_html, entropy_plot, beam_html, raw_prompt],
-                      api_visibility="private", **CROWD)
+                      api_visibility="private", **crowd)
     # Gradio runs `then` after a run ends, fails or is cancelled (after the cancel request has returned):
     # Stop keeps what was streamed so far (the state holds the last snapshot) and says so.
     event.then(finish_run, state, [outputs_html, beam_html, step, which, step_html], api_visibility="private")
@@ -256,8 +256,8 @@ def build() -> Controls:
         component.change(lambda *v: slots_to_strategies(*[v[i:i + 5] for i in range(0, len(v), 5)]),
                          slot_inputs, spec_json, api_visibility="private", show_progress="hidden")
     draw.click(run_samples, [prompt, model, chat, seed, n_samples, n_tokens, *slot_inputs], [stats_html, first_plot],
-               api_visibility="private", **CROWD)
-    gr.api(generate, api_name="generate", **CROWD)
+               api_visibility="private", **crowd)
+    gr.api(generate, api_name="generate", **crowd)
     slot_keys = [f"{name}{i + 1}" for i in range(len(SLOT_DEFAULTS)) for name in SLOT_KEYS]
     return Controls(run, {"prompt": prompt, "model": model, "chat": chat, "max_new_tokens": max_new, "seed": seed,
                           **dict(zip(slot_keys, slot_inputs))}, python_lines)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def local(monkeypatch):
-    for name in ("PLAYGROUND_PUBLIC", "SPACE_ID", "PLAYGROUND_TAB_CONCURRENCY", "GRADIO_SERVER_NAME",
+    for name in ("PLAYGROUND_PUBLIC", "SPACE_ID", "PLAYGROUND_TAB_CONCURRENCY", "PLAYGROUND_CROWD_CONCURRENCY", "GRADIO_SERVER_NAME",
                  "GRADIO_SERVER_PORT", "PLAYGROUND_MAX_UPLOAD"):
         monkeypatch.delenv(name, raising=False)
 
@@ -24,27 +24,28 @@ def local(monkeypatch):
 def _groups(blocks):
     groups = {}
     for fn in blocks.fns.values():
-        if fn.concurrency_id in app.TAB_IDS:
+        if fn.concurrency_id in app.TAB_IDS or fn.concurrency_id == "sampling-crowd":
             groups.setdefault(fn.concurrency_id, {})[fn.name] = fn.concurrency_limit
     return groups
 
 
 def test_each_tab_groups_its_heavy_events(local):
     groups = _groups(app.build_app())
-    assert set(groups) == set(app.TAB_IDS)
+    assert set(groups) == set(app.TAB_IDS) - {"sampling"} | {"sampling-crowd"}
     assert {"compare", "tokenize_api"} <= set(groups["tokenization"])
     assert {"analyze", "attention_api"} <= set(groups["attention"])
-    assert {"run_stream", "run_samples", "generate"} <= set(groups["sampling"])
     assert {"run", "denoise_api", "compare"} <= set(groups["diffusion"])
-    assert all(limit == 4 for group in groups.values() for limit in group.values())
+    assert all(limit == 4 for tab, group in groups.items() for limit in group.values() if tab != "sampling-crowd")
+    # Decoding requests join one shared batch: a class's requests go in together, not in waves of four.
+    assert groups["sampling-crowd"] == {"run_stream": 16, "run_samples": 16, "generate": 16}
     # Light events (the step inspector, replay) are not queued behind generations.
-    assert "show_step" not in groups["sampling"] and "play" not in groups["diffusion"]
+    assert "show_step" not in groups["sampling-crowd"] and "play" not in groups["diffusion"]
 
 
 def test_public_mode_narrows_each_group(local, monkeypatch):
     monkeypatch.setenv("SPACE_ID", "someone/playground")
     groups = _groups(app.build_app())
-    assert all(limit == 2 for group in groups.values() for limit in group.values())
+    assert all(limit == 2 for tab, group in groups.items() for limit in group.values() if tab != "sampling-crowd")
     assert app.launch_options()["max_file_size"] == "10mb"
     assert "128 new tokens" in app.public_note()
 
