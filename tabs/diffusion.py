@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -106,9 +107,9 @@ def scaled(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return upscale(image, side)
 
 
-def step_caption(step: dict) -> str:
-    return (f"Step {step['index'] + 1} of {step['total']} · t = {step['timestep']:g} · "
-            f"sigma = {step['sigma']:.3g} · alpha-bar = {step['alpha_bar']:.3g}")
+def step_caption(step: DenoisingStep) -> str:
+    return (f"Step {step.index + 1} of {step.total} · t = {step.timestep:g} · "
+            f"sigma = {step.sigma:.3g} · alpha-bar = {step.alpha_bar:.3g}")
 
 
 def tokens_html(tokens) -> str:
@@ -202,9 +203,14 @@ def filmstrip_html(strip) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _record(step: DenoisingStep) -> dict:
-    return {"index": step.index, "total": step.total, "timestep": step.timestep, "sigma": step.sigma,
-            "alpha_bar": step.alpha_bar, "x_t": step.x_t, "x0": step.x0, "noise": step.noise}
+@dataclass(frozen=True)
+class RecordedRun:
+    """A finished run, kept in the browser session (gr.State) for the scrubber, Play and Export."""
+    steps: tuple[DenoisingStep, ...]   # the steps that have previews, in order
+    final: np.ndarray                  # (H, W, 3) uint8, the decoded image
+    timesteps: np.ndarray              # (steps,) the scheduler's t
+    sigmas: np.ndarray                 # (steps,)
+    alpha_bars: np.ndarray             # (steps,)
 
 
 def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size=None, preview=None,
@@ -270,7 +276,7 @@ def failure_status(error: Exception) -> str:
 
 RUN_OUTPUTS = ("x_t", "x0", "noise", "final", "previews", "timesteps", "state", "status", "plot", "scrubber",
                "guidance", "attention", "attention_note", "exports")
-CLEARED = {"x_t": None, "x0": None, "final": None, "previews": [], "timesteps": None, "state": {}, "guidance": "",
+CLEARED = {"x_t": None, "x0": None, "final": None, "previews": [], "timesteps": None, "state": None, "guidance": "",
            "attention": "", "attention_note": "", "exports": None}
 
 
@@ -307,47 +313,44 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
         settings = DenoiseSettings(**{**settings.__dict__, "attention_resolution": int(attention_resolution)})
     loaded = load_pipeline(model, progress_callback(progress))
     decoder = resolve_preview(loaded, settings.preview)
-    record: dict = {"steps": [], "final": None}
+    recorded: list[DenoisingStep] = []
+    guidance = attention = None
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
-    record.update(timesteps=schedule.timesteps, sigmas=schedule.sigmas, alpha_bars=schedule.alpha_bars)
     plotted = shown = 0.0
     preview_seconds = 0.0
     for item in denoise(loaded, settings):
         if isinstance(item, Denoised):
             break
         preview_seconds += item.preview_seconds
-        if item.guidance is not None:
-            record["guidance"] = item.guidance
-        if item.attention is not None:
-            record["attention"] = item.attention
+        guidance = item.guidance if item.guidance is not None else guidance
+        attention = item.attention if item.attention is not None else attention
         if item.x0 is None:
             continue
-        step = _record(item)
-        record["steps"].append(step)
+        recorded.append(item)
         last = item.index == item.total - 1
         if time.monotonic() - shown < SHOW_EVERY_SECONDS and not last:
             continue  # recorded for the scrubber, but a browser sent 3 pictures every 30 ms stops answering clicks
         shown = time.monotonic()
         values = dict(
             x_t=_big(item.x_t, "x_t"), x0=_big(item.x0, "x0"), noise=_big(item.noise, "noise"),
-            status=f"{step_caption(step)} · {item.seconds * 1000:.0f} ms U-Net + step, "
+            status=f"{step_caption(item)} · {item.seconds * 1000:.0f} ms U-Net + step, "
                    f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
-            scrubber=gr.update(maximum=max(2, len(record["steps"])), value=len(record["steps"])))
+            scrubber=gr.update(maximum=max(2, len(recorded)), value=len(recorded)))
         if time.monotonic() - plotted > PLOT_EVERY_SECONDS or last:
             # redrawing Plotly on every step would keep a slow browser busy; the marker moves about once a second
             values["plot"] = schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index)
             plotted = time.monotonic()
         yield _outputs(**values)
-    record["final"] = item.image
-    gallery = [(_big(step["x0"], "x0"), f"step {step['index'] + 1}: t = {step['timestep']:g}") for step in record["steps"]]
+    record = RecordedRun(tuple(recorded), item.image, schedule.timesteps, schedule.sigmas, schedule.alpha_bars)
+    gallery = [(_big(step.x0, "x0"), f"step {step.index + 1}: t = {step.timestep:g}") for step in record.steps]
     yield _outputs(
         final=_big(item.image, "final"), previews=gallery, timesteps=item.timesteps, state=record,
         status=f"Done: {len(item.timesteps)} steps of {escape(settings.scheduler)} in {item.seconds:.2f} s "
                f"(text encoder: {escape(loaded.text_encoder_note)}). {preview_note(loaded, decoder, preview_seconds)} "
                "Scrub or play the steps below.",
-        guidance=guidance_html(record.get("guidance"), settings, loaded.is_lcm),
-        attention=attention_html(record.get("attention"), item.image),
-        attention_note=_attention_note(record.get("attention"), item.tokens, settings.attention_step))
+        guidance=guidance_html(guidance, settings, loaded.is_lcm),
+        attention=attention_html(attention, item.image),
+        attention_note=_attention_note(attention, item.tokens, settings.attention_step))
 
 
 @gpu_task
@@ -385,42 +388,41 @@ def _big(image, name: str = "image"):
     return None if image is None else image_file(scaled(image), name)
 
 
-def show_step(position, record):
+def show_step(position, record: RecordedRun | None):
     """The scrubber: show the previews of the chosen recorded step."""
-    if not record or not record.get("steps"):
+    if not isinstance(record, RecordedRun) or not record.steps:
         return None, None, None, "Run the loop first.", None
-    index = min(max(int(position or 1), 1), len(record["steps"])) - 1
-    step = record["steps"][index]
-    figure = schedule_figure(record["timesteps"], record["sigmas"], record["alpha_bars"], step["index"])
-    return (_big(step["x_t"], "x_t"), _big(step["x0"], "x0"), _big(step["noise"], "noise"), step_caption(step),
-            figure)
+    index = min(max(int(position or 1), 1), len(record.steps)) - 1
+    step = record.steps[index]
+    figure = schedule_figure(record.timesteps, record.sigmas, record.alpha_bars, step.index)
+    return (_big(step.x_t, "x_t"), _big(step.x0, "x0"), _big(step.noise, "noise"), step_caption(step), figure)
 
 
-def play(record):
+def play(record: RecordedRun | None):
     """Step through the recorded previews, about eight a second."""
-    if not record or not record.get("steps"):
+    if not isinstance(record, RecordedRun) or not record.steps:
         raise gr.Error("Run the loop first, then play it back.")
-    for position in range(1, len(record["steps"]) + 1):
+    for position in range(1, len(record.steps) + 1):
         x_t, x0, noise, caption, figure = show_step(position, record)
         yield position, x_t, x0, noise, caption, figure
         time.sleep(0.12)
 
 
 @friendly_errors
-def export_run(record):
+def export_run(record: RecordedRun | None):
     """Animated GIF of x_t and the predicted x0 per step, and a PNG grid of x_t over x0: labelled, tiles at least
     DISPLAY_SIDE pixels."""
-    if not record or record.get("final") is None or not record.get("steps"):
+    if not isinstance(record, RecordedRun) or not record.steps:
         raise ValueError("nothing to export yet: run the denoising loop first.")
-    steps, final = record["steps"], record["final"]
+    steps, final = record.steps, record.final
     folder = export_folder("diffusion")
-    frames = [grid_image(np.stack([[s["x_t"], s["x0"]]]), None,
-                         [f"x_t, step {s['index'] + 1} of {s['total']}", "predicted x0"]) for s in steps]
+    frames = [grid_image(np.stack([[s.x_t, s.x0]]), None,
+                         [f"x_t, step {s.index + 1} of {s.total}", "predicted x0"]) for s in steps]
     frames.append(grid_image(np.stack([[final, final]]), None, ["final latent, decoded", "final image (VAE)"]))
     gif = save_atomically(folder / "denoising.gif", lambda scratch: export_gif(frames, scratch))
     picks = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 10)).round().astype(int))
-    grid = np.stack([[steps[p]["x_t"] for p in picks] + [final], [steps[p]["x0"] for p in picks] + [final]])
-    labels = [f"step {steps[p]['index'] + 1}" for p in picks] + ["final"]
+    grid = np.stack([[steps[p].x_t for p in picks] + [final], [steps[p].x0 for p in picks] + [final]])
+    labels = [f"step {steps[p].index + 1}" for p in picks] + ["final"]
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -624,7 +626,7 @@ def build() -> Controls:
             fwd_decoder = gr.Radio(options.choices, value="vae", label="Decoder", elem_id="diff-fwd-decoder")
             fwd_button = gr.Button("Noise it", elem_id="diff-fwd-run")
         fwd_view = gr.HTML(elem_id="diff-fwd-gallery", elem_classes="pg-diff-view")
-    state = gr.State({})
+    state = gr.State(None)
     api_button = gr.Button(visible=False)
 
     loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]

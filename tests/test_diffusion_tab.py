@@ -41,7 +41,7 @@ def test_comparison_values_are_parsed_or_refused():
 
 def test_exporting_before_a_run_and_non_image_uploads_are_page_messages(tmp_path):
     with pytest.raises(gr.Error, match="nothing to export"):
-        tab.export_run({})
+        tab.export_run(None)
     text = tmp_path / "essay.png"
     text.write_text("this is not a picture")
     with pytest.raises(gr.Error, match="not an image"):
@@ -145,9 +145,10 @@ def test_export_run_writes_a_labelled_gif_and_png_at_display_size():
     from PIL import Image
 
     picture = np.full((64, 64, 3), 200, np.uint8)
-    steps = [{"index": i, "total": 3, "timestep": 999.0 - i, "sigma": 1.0, "alpha_bar": 0.5, "x_t": picture,
-              "x0": picture, "noise": None} for i in range(3)]
-    gif, png = tab.export_run({"steps": steps, "final": picture})
+    steps = tuple(tab.DenoisingStep(index=i, total=3, timestep=999.0 - i, sigma=1.0, alpha_bar=0.5, x_t=picture,
+                                    x0=picture, noise=None, seconds=0.1, preview_seconds=0.01) for i in range(3))
+    schedule = np.array([999.0, 998.0, 997.0])
+    gif, png = tab.export_run(tab.RecordedRun(steps, picture, schedule, schedule, schedule))
     with Image.open(gif) as animation:
         assert animation.n_frames == 4 and animation.width >= 2 * 256 and animation.height >= 256
     with Image.open(png) as grid:
@@ -156,7 +157,7 @@ def test_export_run_writes_a_labelled_gif_and_png_at_display_size():
 
 def test_a_failed_run_clears_the_last_pictures_and_says_it_failed():
     first = dict(zip(tab.RUN_OUTPUTS, tab.clear_run(False)))
-    assert first["final"] is None and first["x0"] is None and first["previews"] == [] and first["state"] == {}
+    assert first["final"] is None and first["x0"] is None and first["previews"] == [] and first["state"] is None
     assert first["guidance"] == "" and first["attention"] == "" and first["exports"] is None
     assert first["status"] == "Starting…"
     run = tab.run("a red circle", "tiny-shapes-sd", 2.5, 5.0, 0, "DDIM", "", 0, None, 1, False, 5, 10)
