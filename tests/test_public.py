@@ -198,7 +198,7 @@ def test_attention_text_and_token_limits(public_mode):
         attention.run_attention("word " * 5000, "someone/never-loaded")
     fake = SimpleNamespace(tokenizer=lambda text: {"input_ids": list(range(300))}, context_window=1024)
     with pytest.raises(ValueError, match="text length = 300 .*PLAYGROUND_PUBLIC_ATTENTION_TOKENS"):
-        attention._encode(fake, "a long text")
+        attention.encode_text(fake, "a long text")
 
 
 def test_sampling_limits_fail_before_a_model_loads(public_mode, monkeypatch):
