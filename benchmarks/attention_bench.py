@@ -33,6 +33,7 @@ from PIL import Image  # noqa: E402
 from playground import attention as att  # noqa: E402
 from playground.models import load_model  # noqa: E402
 from tabs import attention as tab  # noqa: E402
+from tabs import attention_views as views  # noqa: E402
 
 PARAGRAPH = ("The animal didn't cross the street because it was too tired. It lay down on the warm pavement, "
              "and the cars went around it while the children watched from the window of the school. ")
@@ -96,7 +97,7 @@ def bench(name: str, n_tokens: int, repeat: int) -> None:
     def first_map():
         att.RESULTS.clear()
         result = att.run_attention(text, name)
-        return tab.heatmap_figure(result, 0, 0, "weights").to_json()   # what Gradio sends the page
+        return views.heatmap_figure(result, 0, 0, "weights").to_json()   # what Gradio sends the page
 
     forward, first = best_of_turns([forward_pass, first_map], repeat)
 
@@ -111,11 +112,11 @@ def bench(name: str, n_tokens: int, repeat: int) -> None:
     switches = []
     for layer, head in picks:
         start = time.perf_counter()
-        plot = tab.heatmap_figure(result, layer, head, "weights").to_json()
+        plot = views.heatmap_figure(result, layer, head, "weights").to_json()
         switches.append(time.perf_counter() - start)
     switch = statistics.median(switches)
     png = io.BytesIO()
-    Image.fromarray(tab.overview_image(result).image).save(png, format="PNG")
+    Image.fromarray(views.overview_image(result).image).save(png, format="PNG")
     sent = len(plot.encode()) + png.tell()
     bertviz, estimated = bertviz_bytes(result)
     print(f"{name:24s} T={result.num_tokens:4d}  forward {forward * 1000:7.0f} ms  first map {first * 1000:7.0f} ms "

@@ -9,24 +9,27 @@ import re
 import time
 import urllib.request
 
+import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from playground.attention import run_attention
+from playground.attention import logit_lens, run_attention, select_weights
 from tabs import attention as tab
+from tabs import attention_compare, attention_views as views
+from tabs.common import escape
 
 XSS = "<img src=x onerror=alert(1)> it was"
 
 
 def test_plotly_labels_escape_token_text():
-    assert tab.plotly_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
-    assert tab.plotly_text("a\nb") == "a↵b"
+    assert views.plotly_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    assert views.plotly_text("a\nb") == "a↵b"
 
 
 def test_heatmap_carries_the_shown_weights_compactly_and_exactly():
     result = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
-    plot = json.loads(tab.heatmap_figure(result, 2, 5, "weights").to_json())   # what Gradio sends the page
+    plot = json.loads(views.heatmap_figure(result, 2, 5, "weights").to_json())   # what Gradio sends the page
     trace = plot["data"][0]
     assert trace["type"] == "heatmap" and trace["x"][0] == "0 [CLS]" and len(trace["x"]) == result.num_tokens
     z = trace["z"]   # a plotly.js typed array: base64 of the float32 values, with their shape
@@ -38,7 +41,7 @@ def test_heatmap_carries_the_shown_weights_compactly_and_exactly():
 
 def test_overview_image_maps_clicks_to_layer_and_head():
     result = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
-    picture = tab.overview_image(result)
+    picture = views.overview_image(result)
     assert picture.groups == 1 and "full resolution" in picture.note and "L0–L5" in picture.note
     for layer in range(6):
         for head in range(12):
@@ -49,6 +52,36 @@ def test_overview_image_maps_clicks_to_layer_and_head():
     assert picture.image.shape[1] == picture.left + 12 * picture.map_px
 
 
+def test_a_click_on_the_overview_opens_that_layer_and_head():
+    text = "The cat sat on the mat."
+    result = run_attention(text, "smollm2-135m-instruct")           # 30 layers x 9 heads: two groups of 15
+    picture = views.overview_image(result)
+    assert (picture.groups, picture.per_group) == (2, 15)
+    pick = tab.pick_from_overview.__wrapped__
+    group_width = result.num_heads * picture.map_px + picture.group_gap
+
+    def click(x, y):
+        return pick(text, "smollm2-135m-instruct", True, gr.SelectData(None, {"index": [x, y], "value": None}))
+
+    for layer, head in ((0, 0), (2, 7), (17, 4), (29, 8)):
+        group, row = divmod(layer, 15)
+        x = picture.left + group * group_width + head * picture.map_px + picture.map_px - 2   # near the right edge
+        y = picture.top + row * picture.map_px + 1
+        layer_box, head_box, figure, kind = click(x, y)
+        assert (layer_box["value"], head_box["value"], kind["value"]) == (layer, head, "Attention weights")
+        assert f"layer {layer}, head {head}" in figure.layout.title.text
+        z = json.loads(figure.to_json())["data"][0]["z"]
+        shown = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(result.weights.shape[-2:])
+        np.testing.assert_array_equal(shown, result.weights[layer, head])
+    height, width = picture.image.shape[:2]
+    outside = [(picture.left - 3, picture.top + 5),                                 # the layer labels
+               (picture.left + 5, picture.top - 3),                                 # the head labels
+               (picture.left + 9 * picture.map_px + picture.group_gap // 2, picture.top + 40),  # between the groups
+               (width + 5, picture.top + 5), (picture.left + 5, height + 5)]        # past the right and the bottom
+    for x, y in outside:
+        assert click(x, y) == (gr.skip(),) * 4, (x, y)
+
+
 def test_a_deep_narrow_model_wraps_its_layers_into_groups_that_still_map_clicks():
     rng = np.random.default_rng(0)
     weights = rng.random((30, 9, 7, 7)).astype(np.float32)
@@ -56,7 +89,7 @@ def test_a_deep_narrow_model_wraps_its_layers_into_groups_that_still_map_clicks(
     base = run_attention("The cat sat on the mat.", "all-minilm-l6-v2")
     result = dataclasses.replace(base, weights=weights, num_kv_heads=3, kv_head_of=[h // 3 for h in range(9)],
                                  tokens=base.tokens[:7], token_ids=base.token_ids[:7])
-    picture = tab.overview_image(result)
+    picture = views.overview_image(result)
     assert (picture.groups, picture.per_group) == (2, 15)          # SmolLM2's 30 x 9: two groups of 15 layers
     height, width = picture.image.shape[:2]
     assert 0.5 < width / height < 2                                 # about square, not a 30-row strip
@@ -71,14 +104,14 @@ def test_a_deep_narrow_model_wraps_its_layers_into_groups_that_still_map_clicks(
 
 def test_the_colour_scale_can_leave_out_the_attention_sink():
     result = run_attention("The animal didn't cross the street because it was too tired.", "smollm2-135m-instruct")
-    weights = tab.select_weights(result, 10, -1)
-    top, sink = tab.colour_top(weights, without_sink=True)
+    weights = select_weights(result, 10, -1)
+    top, sink = views.colour_top(weights, without_sink=True)
     assert sink == pytest.approx(float(weights[1:, 0].max())) and top == pytest.approx(float(weights[1:, 1:].max()))
     assert top < sink
-    assert tab.colour_top(weights, without_sink=False) == (pytest.approx(float(weights.max())), None)
-    plot = json.loads(tab.heatmap_figure(result, 10, -1, "weights").to_json())
+    assert views.colour_top(weights, without_sink=False) == (pytest.approx(float(weights.max())), None)
+    plot = json.loads(views.heatmap_figure(result, 10, -1, "weights").to_json())
     assert plot["data"][0]["zmax"] == pytest.approx(top) and "attention sink" in plot["layout"]["title"]["text"]
-    plot = json.loads(tab.heatmap_figure(result, 10, -1, "weights", without_sink=False).to_json())
+    plot = json.loads(views.heatmap_figure(result, 10, -1, "weights", without_sink=False).to_json())
     assert "attention sink" not in plot["layout"]["title"]["text"]
 
 
@@ -88,18 +121,18 @@ def test_compare_shows_a_difference_and_where_it_is_largest():
     pair = tab.compare(a, b, "all-minilm-l6-v2", "it")
     layer, head = tab.compare_layer_head(pair, 0, -1, most_changed=True)
     assert (layer, head) == pair.most_changed() and pair.change[layer, head] > 0.3
-    plot = json.loads(tab.compare_figure(pair, layer, head).to_json())
+    plot = json.loads(attention_compare.compare_figure(pair, layer, head).to_json())
     difference = next(trace for trace in plot["data"] if trace.get("colorbar", {}).get("title", {}).get("text") == "B − A")
     values = np.frombuffer(base64.b64decode(difference["z"]["bdata"]), dtype=difference["z"]["dtype"])
     np.testing.assert_allclose(values, (pair.second.weights[layer, head] - pair.first.weights[layer, head]).ravel())
     assert np.abs(values).max() > 0.3 and difference["zmax"] == pytest.approx(np.abs(values).max())
-    note = tab.compare_note(pair, layer, head)
+    note = attention_compare.compare_note(pair, layer, head)
     assert f"layer {layer}, head {head}" in note and "tired" in note and "wide" in note
 
     decoder = tab.compare(a, b, "smollm2-135m-instruct", "it")
     assert decoder.blind and float(decoder.change.max()) == 0.0
     assert tab.compare_layer_head(decoder, 2, 3, most_changed=True) == (2, 3)   # nothing changes: the sliders'
-    assert "comes before the first difference" in tab.compare_note(decoder, 2, 3)
+    assert "comes before the first difference" in attention_compare.compare_note(decoder, 2, 3)
 
 
 def test_the_logit_lens_of_an_encoder_reads_the_default_decoder():
@@ -109,10 +142,32 @@ def test_the_logit_lens_of_an_encoder_reads_the_default_decoder():
 
 def test_summary_and_lens_escape_tokens():
     result = run_attention(XSS, "all-minilm-l6-v2")
-    html = tab.summary_html(result)
+    html = views.summary_html(result)
     assert "<img" not in html and "&lt;" in html
-    lens = tab.lens_html(run_attention(XSS, "smollm2-135m-instruct"), 0, lambda *a: None)
-    assert "<img" not in lens and "&lt;" in lens and lens.count("<tr>") == 1 + 30   # header + every layer
+
+
+def test_the_logit_lens_table_shows_every_layers_top_tokens_escaped():
+    text = '<div class="a"><img src="x"></div>\n<p>'
+    result = run_attention(text, "smollm2-135m-instruct")
+    lens = logit_lens(result, top_k=3, start=0, stop=result.num_tokens)
+    html = views.lens_html(result, 0, lambda *a: None)
+    tops = {t for layer in lens.tokens for position in layer for t in position[:1]}
+    assert any("<" in t for t in tops) and any('"' in t for t in tops)   # the escaping below is put to the test
+    assert '<div class="a">' not in html and '<img src="x">' not in html and "</div>\n<p>" not in html
+    header = re.search(r"<tr><th>layer</th>(.*?)</tr>", html).group(1)
+    assert re.findall(r'<th title="position (\d+)">\d+<br>(.*?)</th>', header) == [
+        (str(p), escape(views.visible(token))) for p, token in enumerate(result.tokens)]
+    rows = re.findall(r"<tr><th>L(\d+)</th>(.*?)</tr>", html)
+    assert [int(layer) for layer, _ in rows] == list(range(result.num_layers))
+    for layer, row in rows:
+        cells = re.findall(r'<td title="([^"]*)" style="background:rgb\(\d+,\d+,\d+\);color:#(?:000|fff)">'
+                           r"(.*?)<br><small>(\d+)%</small></td>", row)
+        assert len(cells) == result.num_tokens
+        for p, (title, shown, percent) in enumerate(cells):
+            candidates, probs = lens.tokens[int(layer)][p], lens.probs[int(layer), p]
+            assert shown == escape(views.visible(candidates[0])) and f"{percent}%" == f"{float(probs[0]):.0%}"
+            assert title == " · ".join(f"{escape(views.visible(t))} {float(q):.0%}" for t, q in zip(candidates, probs))
+    assert "L29" in html and rows[-1][1].count("<td") == result.num_tokens
 
 
 @pytest.mark.e2e
@@ -171,7 +226,7 @@ def test_attention_tab_end_to_end(page, app_url):
     natural = page.evaluate("() => { const i = document.querySelector('#att-overview img');"
                             " return [i.naturalWidth, i.clientWidth]; }")
     shown = natural[1] / natural[0]
-    picture = tab.overview_image(result)
+    picture = views.overview_image(result)
     middle = picture.map_px / 2
     image.click(position={"x": (picture.left + 5 * picture.map_px + middle) * shown,
                           "y": (picture.top + 2 * picture.map_px + middle) * shown})

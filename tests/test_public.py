@@ -198,13 +198,16 @@ def test_attention_text_and_token_limits(public_mode):
         attention.run_attention("word " * 5000, "someone/never-loaded")
     fake = SimpleNamespace(tokenizer=lambda text: {"input_ids": list(range(300))}, context_window=1024)
     with pytest.raises(ValueError, match="text length = 300 .*PLAYGROUND_PUBLIC_ATTENTION_TOKENS"):
-        attention._encode(fake, "a long text")
+        attention.encode_text(fake, "a long text")
 
 
 def test_sampling_limits_fail_before_a_model_loads(public_mode, monkeypatch):
+    import importlib
+
     from playground import sampling
 
-    monkeypatch.setattr(sampling, "_load_decoder", lambda *a: pytest.fail("a model was loaded"))
+    for name in ("playground.sampling.compare", "playground.sampling.many"):   # each module's own name for it
+        monkeypatch.setattr(importlib.import_module(name), "load_decoder", lambda *a: pytest.fail("a model was loaded"))
     with pytest.raises(ValueError, match="PLAYGROUND_PUBLIC_MAX_NEW_TOKENS"):
         next(sampling.stream_comparison("smollm2-135m-instruct", "Hi", [{"name": "greedy"}], max_new_tokens=200))
     with pytest.raises(ValueError, match="samples = 30 .*PLAYGROUND_PUBLIC_MAX_SAMPLES"):
