@@ -219,6 +219,7 @@ def test_sampling_limits_fail_before_a_model_loads(public_mode, monkeypatch):
 def _fake_pipeline():
     from diffusers import DDIMScheduler
 
+    # a preview decoder is named in the settings below: the default would read the model's config files
     return SimpleNamespace(name="fake", pipe=SimpleNamespace(scheduler=DDIMScheduler()), is_lcm=False,
                            native_size=32, size_multiple=8)
 
@@ -227,21 +228,21 @@ def test_diffusion_steps_size_prompt_and_filmstrip_limits(public_mode):
     from playground.diffusion import DenoiseSettings, filmstrip, validate
 
     loaded = _fake_pipeline()
-    assert validate(loaded, DenoiseSettings(steps=50, height=512, width=512)) == (512, 512)
+    assert validate(loaded, DenoiseSettings(preview="vae", steps=50, height=512, width=512)) == (512, 512)
     with pytest.raises(ValueError, match="steps = 60 .*PLAYGROUND_PUBLIC_MAX_STEPS"):
-        validate(loaded, DenoiseSettings(steps=60))
+        validate(loaded, DenoiseSettings(preview="vae", steps=60))
     with pytest.raises(ValueError, match="image height = 768 .*PLAYGROUND_PUBLIC_MAX_SIDE"):
-        validate(loaded, DenoiseSettings(steps=10, height=768, width=768))
+        validate(loaded, DenoiseSettings(preview="vae", steps=10, height=768, width=768))
     with pytest.raises(ValueError, match="prompt length"):
-        validate(loaded, DenoiseSettings(prompt="x" * 20_001, steps=10))
+        validate(loaded, DenoiseSettings(preview="vae", prompt="x" * 20_001, steps=10))
     with pytest.raises(ValueError, match="number of seed values = 5 .*PLAYGROUND_PUBLIC_MAX_FILMSTRIP"):
-        filmstrip(loaded, DenoiseSettings(steps=4), "seed", [1, 2, 3, 4, 5])
+        filmstrip(loaded, DenoiseSettings(preview="vae", steps=4), "seed", [1, 2, 3, 4, 5])
 
 
 def test_diffusion_limits_are_off_locally():
     from playground.diffusion import DenoiseSettings, validate
 
-    assert validate(_fake_pipeline(), DenoiseSettings(steps=500, height=768, width=768)) == (768, 768)
+    assert validate(_fake_pipeline(), DenoiseSettings(preview="vae", steps=500, height=768, width=768)) == (768, 768)
 
 
 def test_the_readme_documents_every_setting():
