@@ -55,7 +55,6 @@ def sync(device: str) -> None:
 
 
 def reset_app(free_gpu: bool = False) -> None:
-    pick_device.cache_clear()
     CACHE.clear()
     A.RESULTS.clear()
     if free_gpu and torch.cuda.is_available():   # a full collection takes most of a second: only where it pays

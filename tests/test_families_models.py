@@ -102,7 +102,7 @@ def test_ddpm_bound_matches_its_closed_form_for_gaussian_data_and_stays_below_th
     b, a, ab = sched.betas.double(), sched.alphas.double(), sched.alphas_cumprod.double()
 
     def optimal(x_t, t):
-        alpha_bar = ab[t].float()[:, None]
+        alpha_bar = ab[t].float().reshape(-1, 1)   # t: one step for all points, or one per point
         return (1 - alpha_bar).sqrt() * x_t / (alpha_bar * var + 1 - alpha_bar)
 
     model.predict_noise = optimal
