@@ -316,7 +316,7 @@ def build() -> Controls:
         # Progress and errors show on the heatmap only: the sliders stay usable, and a failed run clears
         # the old results instead of leaving them under red badges.
         clear_on_failure(trigger(analyze, analyze_inputs, outputs, api_visibility="private",
-                                 show_progress_on=[heatmap]), results)
+                                 show_progress_on=[heatmap], trigger_mode="always_last"), results)
     for control in (layer, head):
         control.input(show_head, analyze_inputs, heatmap, api_visibility="private",
                       trigger_mode="always_last", show_progress="hidden")

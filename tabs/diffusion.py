@@ -633,9 +633,9 @@ def build() -> Controls:
     run_outputs = [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot,
                    scrubber, guidance_view, attention_view, attention_note, export_files]
     run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
-                                 api_visibility="private").then(
+                                 api_visibility="private", trigger_mode="always_last").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
-        run_outputs, api_visibility="private")
+        run_outputs, api_visibility="private", trigger_mode="always_last")
     examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
     # The API's inputs are JSON, so a wrong type reaches _settings (which names it) instead of failing in Gradio
     api_inputs = [gr.JSON(visible=False) for _ in loop_inputs]

@@ -243,7 +243,7 @@ def build() -> Controls:
 
     event = run.click(run_stream, [prompt, model, chat, max_new, seed, *slot_inputs],
                       [state, outputs_html, entropy_plot, beam_html, raw_prompt],
-                      api_visibility="private", **crowd)
+                      api_visibility="private", trigger_mode="always_last", **crowd)
     # Gradio runs `then` after a run ends, fails or is cancelled (after the cancel request has returned):
     # Stop keeps what was streamed so far (the state holds the last snapshot) and says so.
     event.then(finish_run, state, [outputs_html, beam_html, step, which, step_html], api_visibility="private")

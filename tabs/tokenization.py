@@ -280,8 +280,9 @@ def build() -> Controls:
         chat_chips = gr.HTML(elem_id="tok-chat-chips")
 
     # A failed run clears the old result instead of leaving it under the new input (tabs.common).
+    # always_last: a click while a run is pending (the landing run, a lesson's Try this) runs after it, never lost
     clear_on_failure(run.click(compare, [text, tokenizers], [summary, chips], api_name="compare_tokenizers",
-                               show_progress_on=[chips]), [summary, chips])
+                               show_progress_on=[chips], trigger_mode="always_last"), [summary, chips])
     clear_on_failure(text.submit(compare, [text, tokenizers], [summary, chips], api_visibility="private",
                                  show_progress_on=[chips]), [summary, chips])
     clear_on_failure(export_button.click(export, [text, tokenizers], files, api_visibility="private"), [files])

@@ -234,7 +234,8 @@ def build() -> Controls:
     explain_inputs = [prompt, model, target, method, contrast, steps]
     explain_outputs = [attribution_box, attribution_chart, contributions_box, contributions_chart]
     for trigger in (run.click, prompt.submit):
-        clear_on_failure(trigger(explain, explain_inputs, explain_outputs, api_visibility="private"), explain_outputs)
+        clear_on_failure(trigger(explain, explain_inputs, explain_outputs, api_visibility="private",
+                                 trigger_mode="always_last"), explain_outputs)
     intervention_outputs = [intervention_box, intervention_chart]
     clear_on_failure(ablate_button.click(switch_off, [prompt, model, heads, mlps, mode], intervention_outputs,
                                          api_visibility="private"), intervention_outputs)

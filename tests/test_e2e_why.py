@@ -48,11 +48,11 @@ def fill(page, selector: str, value: str) -> None:
 def test_every_view_runs_from_the_page(page):
     open_tab(page)
     page.click("#why-run")
-    page.wait_for_selector("#why-attribution .why-chip", timeout=WAIT)
+    page.wait_for_selector("#why-attribution .why-chips .why-chip", timeout=WAIT)
     panel = page.locator("#why-attribution-panel").inner_text()
     assert "Integrated gradients on smollm2-135m-instruct" in panel and "' Paris'" in panel
     assert "Completeness" in panel
-    assert page.locator("#why-attribution .why-chip").count() == 9
+    assert page.locator("#why-attribution .why-chips .why-chip").count() == 9
     page.wait_for_selector("#why-contributions-panel", timeout=WAIT)
     page.wait_for_selector("#why-contributions-plot .js-plotly-plot", timeout=WAIT)
     assert "The logit of ' Paris'" in page.locator("#why-contributions-panel").inner_text()
@@ -120,7 +120,7 @@ def test_a_shared_link_restores_and_runs_the_tab(page, app_url):
     page.goto(app_url + "?tab=why&prompt=The+capital+of+Italy+is&method=Occlusion&steps=24")
     page.wait_for_function("document.querySelector('#why-attribution-panel')?.innerText.startsWith('Occlusion')",
                            timeout=WAIT)
-    chips = page.locator("#why-attribution .why-chip").all_inner_texts()
+    chips = page.locator("#why-attribution .why-chips .why-chip").all_inner_texts()
     assert "".join(chips) == "The capital of Italy is"
 
 
@@ -134,7 +134,7 @@ def test_the_tab_has_aa_contrast_in_light_dark_and_projector_mode(page):
         page.click(button)
         idle(page)
     page.wait_for_selector("#why-patching-plot .js-plotly-plot", timeout=WAIT)
-    chip = "#why-attribution .why-chip"
+    chip = "#why-attribution .why-chips .why-chip"
     size = page.eval_on_selector(chip, "el => el.getBoundingClientRect().height")
     for mode, toggles in (("light", []), ("dark", ["#pg-dark-toggle"]),
                           ("projector", ["#pg-dark-toggle", "#pg-projector-toggle"])):
