@@ -22,7 +22,8 @@ def build_tiny_pipeline(folder: Path, *, own_text_encoder: bool = False, lcm: bo
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from playground.catalog import DEFAULT_ENCODER, resolve
+    from playground.catalog import resolve
+    from playground.registry import DEFAULT_ENCODER
 
     torch.manual_seed(seed)
     cross = 384 if not own_text_encoder else 32

@@ -108,7 +108,8 @@ def load_text_encoder(device: str):
     """The embedded MiniLM and its tokenizer, cut at MAX_TOKENS as the pipeline will cut prompts."""
     from transformers import AutoModel, AutoTokenizer
 
-    from playground.catalog import DEFAULT_ENCODER, resolve
+    from playground.catalog import resolve
+    from playground.registry import DEFAULT_ENCODER
 
     path = resolve(DEFAULT_ENCODER).path
     tokenizer = AutoTokenizer.from_pretrained(path, model_max_length=MAX_TOKENS)
