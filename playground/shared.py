@@ -38,10 +38,16 @@ class _Run:
 
 
 class SharedRuns:
-    def __init__(self, max_runs: int = 32):
+    def __init__(self, max_runs: int = 32, max_bytes: int | None = None,
+                 size_of: Callable[[list[Any]], int] | None = None):
+        """Keep at most `max_runs` finished runs and, when `size_of(items)` says what a run weighs, at most
+        `max_bytes` of them (the least recently asked for go first)."""
         self.max_runs = max_runs
+        self.max_bytes = max_bytes
+        self.size_of = size_of
         self._running: dict[Hashable, _Run] = {}
         self._finished: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
         self._lock = threading.Lock()
         self.started = 0   # runs actually computed, for tests and benchmarks
 
@@ -81,6 +87,15 @@ class SharedRuns:
                 if run.followers == 0 and not run.done:
                     run.stop.set()          # nobody watches any more: stop computing
 
+    def _keep(self, key: Hashable, items: list[Any]) -> None:
+        """Keep a finished run for replay within the bounds (called with the lock held)."""
+        self._finished[key] = items
+        self._sizes[key] = self.size_of(items) if self.size_of is not None else 0
+        while self._finished and (len(self._finished) > self.max_runs or
+                                  (self.max_bytes is not None and sum(self._sizes.values()) > self.max_bytes)):
+            oldest, _ = self._finished.popitem(last=False)
+            del self._sizes[oldest]
+
     def _produce(self, key: Hashable, run: _Run, start: Callable[[], Iterator[Any]]) -> None:
         generator = None
         try:
@@ -100,9 +115,7 @@ class SharedRuns:
                 if self._running.get(key) is run:
                     del self._running[key]
                 if run.error is None and not run.stop.is_set():
-                    self._finished[key] = run.items
-                    while len(self._finished) > self.max_runs:
-                        self._finished.popitem(last=False)
+                    self._keep(key, run.items)
             with run.changed:
                 run.done = True
                 run.changed.notify_all()

@@ -17,7 +17,8 @@ Everything that leaves the package is a frozen dataclass of numpy arrays and lis
 
 The package, along its seams: `records` (what comes back), `loading` (pipelines, once, through the shared
 cache), `schedules` (schedulers by name, the settings' checks, alpha_bar per step), `attention` (the prompt's
-tokens, cross-attention capture), `previews` (VAE, TAESD or linear decoders), `loop` (the numbered steps),
+tokens, cross-attention capture), `previews` (VAE, TAESD or linear decoders), `loop` (the numbered steps, for one run or a batch of rows), `together` (a class asking at once:
+identical runs shared, compatible ones batched),
 `forward` (the noise schedule and forward diffusion), `filmstrips` (rows of runs, exported) and `images`
 (uploads in, grids, GIFs and overlays out).
 """
@@ -28,7 +29,7 @@ from playground.diffusion.forward import forward_diffusion, noise_schedule
 from playground.diffusion.images import DISPLAY_SIDE, attention_overlay, export_gif, grid_image, load_image, upscale
 from playground.diffusion.loading import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, build_pipeline, in_hub_cache,
                                           load_pipeline, resolve_pipeline)
-from playground.diffusion.loop import denoise, generate, split_prediction
+from playground.diffusion.loop import batch_key, denoise, denoise_rows, generate, split_prediction
 from playground.diffusion.previews import (CHEAP_VAE_SIDE, LINEAR_FIT_SCENES, PREVIEWS, SD_LATENT_RGB,
                                            SD_SCALING_FACTOR, build_linear_preview, fit_linear_preview,
                                            linear_preview, load_taesd, preview_options, previewer, resolve_preview)
@@ -37,6 +38,7 @@ from playground.diffusion.records import (CrossAttentionMaps, Denoised, DenoiseS
                                           NoiseSchedule, PreviewOptions, PromptTokens)
 from playground.diffusion.schedules import (MAX_GUIDANCE, MAX_SEED, MAX_SIDE, MAX_STEPS, SCHEDULERS, alpha_bars,
                                             is_sigma_space, make_scheduler, validate)
+from playground.diffusion.together import CROWD, RUNS, denoise_together, generate_together
 from playground.progress import Progress
 
 __all__ = [
@@ -56,7 +58,9 @@ __all__ = [
     "linear_preview", "build_linear_preview", "fit_linear_preview", "preview_options", "resolve_preview",
     "load_taesd",
     # the loop
-    "denoise", "generate", "split_prediction",
+    "denoise", "denoise_rows", "batch_key", "generate", "split_prediction",
+    # a class at once: shared identical runs, batched compatible ones
+    "RUNS", "CROWD", "denoise_together", "generate_together",
     # schedules, forward diffusion, filmstrips
     "noise_schedule", "forward_diffusion", "filmstrip", "export_grid_png", "export_filmstrip_gif",
     # images
