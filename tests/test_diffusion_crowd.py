@@ -168,3 +168,25 @@ def test_the_replay_cache_is_bounded_in_bytes():
     assert runs.started == 4                               # "a" was dropped, so it ran again
     list(runs.stream("c", lambda: iter([1])))
     assert runs.started == 4                               # "c" was still kept
+
+
+def test_a_run_is_computed_as_its_reader_takes_it():
+    """With a lookahead a run computes at most that many items ahead of its furthest reader, so a lone user's
+    Stop lands where they are, as it did when the loop ran in their own thread."""
+    import time
+
+    made = []
+
+    def count():
+        for k in range(100):
+            made.append(k)
+            yield k
+
+    runs = SharedRuns(lookahead=2)
+    stream = runs.stream("count", count)
+    assert next(stream) == 0
+    time.sleep(0.2)
+    assert len(made) <= 4                                  # not 100: it waits for the reader
+    stream.close()                                         # Stop: the run ends, and is not kept
+    time.sleep(0.2)
+    assert len(made) <= 4 and runs.started == 1

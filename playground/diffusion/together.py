@@ -35,7 +35,9 @@ from playground.shared import SharedRuns
 __all__ = ["RUNS", "CROWD", "RUN_BYTES", "denoise_together", "generate_together"]
 
 RUN_BYTES = 256 * 2**20          # the finished runs kept for replay hold at most this many bytes of pictures
-RUNS = SharedRuns(max_runs=64, max_bytes=RUN_BYTES, size_of=lambda items: sum(_size(item) for item in items))
+# lookahead 2: a run is computed as its furthest reader takes it, as the lone loop was (Stop lands mid-run)
+RUNS = SharedRuns(max_runs=64, max_bytes=RUN_BYTES, size_of=lambda items: sum(_size(item) for item in items),
+                  lookahead=2)
 CROWD = Crowd(gather_seconds=0.05, slots=1)   # one batch computes at a time: two loops at once only share cores
 
 
