@@ -21,6 +21,7 @@ is the same; tests/test_diffusion.py checks this for several schedulers.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Sequence
@@ -33,7 +34,13 @@ from playground.diffusion.records import (Denoised, DenoiseSettings, DenoisingSt
                                           LoadedPipeline)
 from playground.diffusion.schedules import alpha_bars, is_sigma_space, make_scheduler, validate
 
-__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "split_prediction"]
+__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "split_prediction", "TOKENIZING"]
+
+
+# A fast tokenizer keeps its padding and truncation settings on the object, and encode_prompt changes them
+# between its two calls: two threads encoding at once could get a prompt padded to another length (16 threads x
+# 30 encode_prompt calls at once: 1 "Sizes of tensors must match"). Diffusion runs encode one at a time.
+TOKENIZING = threading.Lock()
 
 
 class _RunView:
@@ -95,12 +102,14 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
 
     with torch.inference_mode():
         # 1. Encode each prompt (and, for classifier-free guidance, its negative prompt) into text states
-        tokens = [prompt_tokens(loaded, settings.prompt) for settings in rows]
-        encoded: dict[tuple[str, str], tuple] = {}
-        for settings in rows:
-            pair = (settings.prompt, settings.negative_prompt)
-            if pair not in encoded:
-                encoded[pair] = pipe.encode_prompt(settings.prompt, device, 1, do_cfg, settings.negative_prompt or None)
+        with TOKENIZING:
+            tokens = [prompt_tokens(loaded, settings.prompt) for settings in rows]
+            encoded: dict[tuple[str, str], tuple] = {}
+            for settings in rows:
+                pair = (settings.prompt, settings.negative_prompt)
+                if pair not in encoded:
+                    encoded[pair] = pipe.encode_prompt(settings.prompt, device, 1, do_cfg,
+                                                       settings.negative_prompt or None)
         conds = [encoded[(s.prompt, s.negative_prompt)][0] for s in rows]                    # (1, T, D) each
         prompt_embeds = torch.cat(conds)                                                      # (N, T, D)
         if do_cfg:
