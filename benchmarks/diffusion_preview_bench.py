@@ -58,7 +58,7 @@ def main() -> None:
     latent = latent.to(loaded.device, loaded.dtype)
     with torch.inference_mode():
         for kind in dict.fromkeys(options.choices + ["linear"]):
-            decode = D._previewer(loaded, kind)
+            decode = D.previewer(loaded, kind)
             decode(latent, latent)
             one = best_seconds(lambda: decode(latent), args.repeats)
             two = best_seconds(lambda: decode(latent, latent), args.repeats)

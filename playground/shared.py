@@ -33,15 +33,25 @@ class _Run:
         self.done = False
         self.error: BaseException | None = None
         self.followers = 0
+        self.read = 0        # items the furthest follower has taken
         self.stop = threading.Event()
         self.changed = threading.Condition()
 
 
 class SharedRuns:
-    def __init__(self, max_runs: int = 32):
+    def __init__(self, max_runs: int = 32, max_bytes: int | None = None,
+                 size_of: Callable[[list[Any]], int] | None = None, lookahead: int | None = None):
+        """Keep at most `max_runs` finished runs and, when `size_of(items)` says what a run weighs, at most
+        `max_bytes` of them (the least recently asked for go first). With `lookahead`, a run computes at most
+        that many items ahead of its furthest follower (paced by its readers, as a generator called in the
+        reader's own thread would be; None: as fast as it can)."""
+        self.lookahead = lookahead
         self.max_runs = max_runs
+        self.max_bytes = max_bytes
+        self.size_of = size_of
         self._running: dict[Hashable, _Run] = {}
         self._finished: OrderedDict[Hashable, list[Any]] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
         self._lock = threading.Lock()
         self.started = 0   # runs actually computed, for tests and benchmarks
 
@@ -69,7 +79,10 @@ class SharedRuns:
                     while seen == len(run.items) and not run.done:
                         run.changed.wait()
                     fresh, done, error = run.items[seen:], run.done, run.error
-                seen += len(fresh)
+                    seen += len(fresh)
+                    if seen > run.read:
+                        run.read = seen
+                        run.changed.notify_all()
                 yield from fresh
                 if done and seen == len(run.items):
                     if error is not None:
@@ -78,8 +91,21 @@ class SharedRuns:
         finally:
             with self._lock:
                 run.followers -= 1
-                if run.followers == 0 and not run.done:
+                stopping = run.followers == 0 and not run.done
+                if stopping:
                     run.stop.set()          # nobody watches any more: stop computing
+            if stopping:
+                with run.changed:
+                    run.changed.notify_all()
+
+    def _keep(self, key: Hashable, items: list[Any]) -> None:
+        """Keep a finished run for replay within the bounds (called with the lock held)."""
+        self._finished[key] = items
+        self._sizes[key] = self.size_of(items) if self.size_of is not None else 0
+        while self._finished and (len(self._finished) > self.max_runs or
+                                  (self.max_bytes is not None and sum(self._sizes.values()) > self.max_bytes)):
+            oldest, _ = self._finished.popitem(last=False)
+            del self._sizes[oldest]
 
     def _produce(self, key: Hashable, run: _Run, start: Callable[[], Iterator[Any]]) -> None:
         generator = None
@@ -89,6 +115,9 @@ class SharedRuns:
                 with run.changed:
                     run.items.append(item)
                     run.changed.notify_all()
+                    while (self.lookahead is not None and len(run.items) - run.read >= self.lookahead
+                           and not run.stop.is_set()):
+                        run.changed.wait()
                 if run.stop.is_set():
                     break
         except BaseException as error:  # handed to every follower, who raises it
@@ -100,9 +129,7 @@ class SharedRuns:
                 if self._running.get(key) is run:
                     del self._running[key]
                 if run.error is None and not run.stop.is_set():
-                    self._finished[key] = run.items
-                    while len(self._finished) > self.max_runs:
-                        self._finished.popitem(last=False)
+                    self._keep(key, run.items)
             with run.changed:
                 run.done = True
                 run.changed.notify_all()

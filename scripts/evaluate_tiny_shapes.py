@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from playground import shapes  # noqa: E402
-from playground.tiny_shapes import PIPELINE_FOLDER, evaluate  # noqa: E402
+from training.tiny_shapes import PIPELINE_FOLDER, evaluate  # noqa: E402
 
 GOALS = {"colour": 0.85, "shape": 0.70, "position": 0.70}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playground.tiny_shapes import PIPELINE_FOLDER, PRESETS, train  # noqa: E402
+from training.tiny_shapes import PIPELINE_FOLDER, PRESETS, train  # noqa: E402
 
 
 def main() -> None:

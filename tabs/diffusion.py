@@ -21,10 +21,10 @@ import numpy as np
 from plotly.colors import sample_colorscale
 
 from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPELINES, SCHEDULERS, DenoiseSettings,
-                                  Denoised, DenoisingStep, PreviewOptions, attention_overlay, denoise, export_filmstrip_gif,
-                                  export_gif, export_grid_png, filmstrip, forward_diffusion, generate, grid_image,
-                                  linear_preview, load_image, load_pipeline, noise_schedule, preview_options,
-                                  resolve_preview, upscale)
+                                  Denoised, DenoisingStep, PreviewOptions, attention_overlay, denoise_together,
+                                  export_filmstrip_gif, export_gif, export_grid_png, filmstrip, forward_diffusion,
+                                  generate_together, grid_image, linear_preview, load_image, load_pipeline,
+                                  noise_schedule, preview_options, resolve_preview, upscale)
 from playground.gpu import gpu_task
 from tabs.common import Controls, escape, friendly_errors, progress_callback
 from tabs.outputs import export_folder, image_file, save_atomically, write_atomically
@@ -318,7 +318,7 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
     plotted = shown = 0.0
     preview_seconds = 0.0
-    for item in denoise(loaded, settings):
+    for item in denoise_together(loaded, settings):
         if isinstance(item, Denoised):
             break
         preview_seconds += item.preview_seconds
@@ -361,7 +361,7 @@ def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed
     through the model's default decoder (tiny-shapes-sd: its VAE, so the last one is the final image)."""
     settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt)
     loaded = load_pipeline(model, progress_callback(progress))
-    steps_out, result = generate(loaded, settings)
+    steps_out, result = generate_together(loaded, settings)
     # files written whole before anyone reads them (tabs/outputs.py): a class asking at once gets whole PNGs
     gallery = [(image_file(step.x0, "x0"), f"step {step.index + 1}: t = {step.timestep:g}") for step in steps_out]
     return image_file(result.image, "final"), gallery, result.timesteps

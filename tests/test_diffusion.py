@@ -287,7 +287,7 @@ def test_sd_checkpoints_use_the_known_linear_factors(tiny):
 
     sd_vae = SimpleNamespace(vae=SimpleNamespace(config=SimpleNamespace(scaling_factor=D.SD_SCALING_FACTOR)))
     sd_like = D.LoadedPipeline(**{**tiny.__dict__, "native_size": 512, "pipe": sd_vae})
-    linear = D._linear_preview(sd_like)
+    linear = D.build_linear_preview(sd_like)
     assert linear.source == "SD 1.x factors" and np.allclose(linear.weights[:4], D.SD_LATENT_RGB)
 
 
@@ -372,8 +372,8 @@ def test_cross_attention_defaults_to_the_finest_level_of_at_most_16_cells():
     tokens = D.PromptTokens(tokens=["a", "b"], positions=[0, 1], max_length=4, truncated=False, dropped="")
     capture = {side * side: [np.full((side * side, 4), 0.25, np.float32)] * layers
                for side, layers in ((32, 1), (16, 2), (8, 3), (4, 3))}
-    maps = D._attention_maps(0, 999.0, capture, tokens, None, (32, 32))
+    maps = D.attention_maps(0, 999.0, capture, tokens, None, (32, 32))
     assert maps.resolution == (16, 16) and maps.layers == 2 and maps.maps.shape == (2, 16, 16)
-    coarse = D._attention_maps(0, 999.0, {k: v for k, v in capture.items() if k <= 64}, tokens, None, (32, 32))
+    coarse = D.attention_maps(0, 999.0, {k: v for k, v in capture.items() if k <= 64}, tokens, None, (32, 32))
     assert coarse.resolution == (8, 8)
-    assert D._attention_maps(0, 999.0, capture, tokens, 4, (32, 32)).resolution == (4, 4)
+    assert D.attention_maps(0, 999.0, capture, tokens, 4, (32, 32)).resolution == (4, 4)

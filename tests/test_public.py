@@ -96,17 +96,17 @@ def test_an_existing_folder_is_refused_even_with_a_hub_like_name(public_mode, tm
 
 def test_the_catalog_and_the_diffusion_loader_apply_the_policy(public_mode, tmp_path):
     from playground.catalog import resolve
-    from playground.diffusion import _resolve_pipeline
+    from playground.diffusion import resolve_pipeline
 
     (tmp_path / "model_index.json").write_text("{}")
     with pytest.raises(ValueError, match="local path"):
         resolve(str(tmp_path))
     with pytest.raises(ValueError, match="local path"):
-        _resolve_pipeline(str(tmp_path))
+        resolve_pipeline(str(tmp_path))
     with pytest.raises(ValueError, match="allowlist"):
         resolve("someone/huge-model")
     with pytest.raises(ValueError, match="allowlist"):
-        _resolve_pipeline("someone/huge-sd")
+        resolve_pipeline("someone/huge-sd")
 
 
 def test_the_catalog_still_loads_local_folders_when_public_mode_is_off(tmp_path):
@@ -156,7 +156,7 @@ def test_the_diffusion_pipeline_asks_for_safetensors_in_public_mode(public_mode,
 
     monkeypatch.setattr(diffusers.StableDiffusionPipeline, "from_pretrained", staticmethod(refuse))
     with pytest.raises(ValueError, match="could not load"):
-        diffusion._load_pipeline("stabilityai/sd-turbo", "stabilityai/sd-turbo", "hub", "cpu", None, no_progress)
+        diffusion.build_pipeline("stabilityai/sd-turbo", "stabilityai/sd-turbo", "hub", "cpu", None, no_progress)
     assert seen["use_safetensors"] is True
 
 

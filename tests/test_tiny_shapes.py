@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from playground import shapes
-from playground import tiny_shapes as T
+from training import tiny_shapes as T
 
 SMOKE = T.PRESETS["smoke"]
 

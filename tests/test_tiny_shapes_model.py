@@ -12,7 +12,7 @@ import torch
 
 from playground import diffusion as D
 from playground import shapes
-from playground import tiny_shapes as T
+from training import tiny_shapes as T
 
 FOLDER = T.PIPELINE_FOLDER
 
