@@ -50,6 +50,7 @@ def address(page) -> dict:
 def test_a_lesson_step_sets_the_inputs_and_runs_the_tab(offline_page, app_url):
     page = offline_page
     open_app(page, app_url)
+    page.wait_for_selector("#tok-chips .pg-chip", timeout=120_000)   # the landing run's result, as a teacher sees it
     page.get_by_text("Lesson: What a model reads: tokens").click()
     expect(page.locator("#tokenization-lesson-text")).to_contain_text("Step 1 of 6 · What a token is")
     page.click("#tokenization-lesson-next")
