@@ -212,6 +212,20 @@ def redraw_handler(*args):
     return frame_outputs(run.frame(_view_settings(config, session), max(config.until, run.step)), session, display)
 
 
+def pause_handler(*args):
+    """After Pause has cancelled the burst: draw the run where it stopped (the burst may have trained past its
+    last frame), so the picture and the status say where Step and Play go on from."""
+    try:
+        config, session, display = _split(args)
+    except ValueError:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if not session or session.get("key") != config.key:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    run = session["run"]
+    return frame_outputs(run.frame(_view_settings(config, session), max(config.until, run.step)), session, display,
+                         "Paused: press Play or Step to go on.")
+
+
 def resample_handler(*args):
     *rest, session, display = args
     if session:
@@ -577,7 +591,8 @@ def build() -> Controls:
                              concurrency_id="families-live", concurrency_limit=LIVE_CONCURRENCY, api_visibility="private")
         burst.then(None, more, None, js=PLAY_NEXT_JS, api_visibility="private")
         bursts.append(burst)
-    pause.click(None, js="() => { window.famPlaying = false; }", cancels=bursts, api_visibility="private")
+    pause.click(None, js="() => { window.famPlaying = false; }", cancels=bursts, api_visibility="private").then(
+        pause_handler, train_inputs + [state, display], frame_outputs_, js=DISPLAY_JS, api_visibility="private")
     step.click(step_handler, [step_by] + train_inputs + [state, display], frame_outputs_, cancels=bursts,
                concurrency_id="families-live", concurrency_limit=LIVE_CONCURRENCY, api_visibility="private", js=STOP_JS)
     reset.click(reset_handler, train_inputs + [state, display], frame_outputs_, cancels=bursts,
