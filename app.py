@@ -4,8 +4,8 @@
 
 No model is loaded here: each tab loads what it needs on first use, with a progress bar.
 On Hugging Face Spaces (SPACE_ID set) public mode is on: see playground/public.py. The heavy events of
-each tab (those with a progress bar, and the API endpoints) share one concurrency group per tab, so one
-busy tab can't hold every worker; events that join a batch shared by everyone (Sampling's decoding) have
+each tab (those with a progress bar, and the API endpoints) share one concurrency group per tab
+(tabs.common.heavy_events, set on each listener), so one busy tab can't hold every worker; events that join a batch shared by everyone (Sampling's decoding) have
 their own, larger group, since their work is done one batch at a time anyway:
 
     >>> app = build_app()
@@ -93,9 +93,7 @@ def build_app(lessons_folder: Path | None = None) -> gr.Blocks:
                 with gr.Tab(title, id=tab_id) as tab:
                     panel = lessons.build_panel(tab_id, texts[tab_id])
                     tools = share.build_tools(tab_id)
-                    before = set(app.fns)
                     tab_controls = module.build()
-                    group_heavy_events(app, [fn for key, fn in app.fns.items() if key not in before], tab_id)
                     built[tab_id] = (tab, panel, tools, tab_controls)
         controls = {tab_id: parts[3] for tab_id, parts in built.items()}
         fields = {tab_id: share.wire_tab(tab_id, tab, tab_controls, tools)
@@ -124,20 +122,6 @@ def display_toggles() -> None:
         dark = gr.Button("Dark theme", size="sm", elem_id="pg-dark-toggle")
     projector.click(None, js=f"() => ({TOGGLE_JS})('pg-projector', 'pg-projector', 'pg-projector-toggle')")
     dark.click(None, js=f"() => ({TOGGLE_JS})('dark', 'pg-dark', 'pg-dark-toggle')")
-
-
-def group_heavy_events(app: gr.Blocks, fns: list, tab_id: str) -> None:
-    """Put a tab's heavy events (a progress bar, a public API endpoint, or grouped by the tab itself) in one
-    concurrency group of public.tab_concurrency() workers; light events (sliders over cached results) stay
-    ungrouped, and so do events whose tab set their own limit (those that join a shared batch: playground.crowd)."""
-    for fn in fns:
-        if fn.concurrency_limit != "default":
-            continue
-        heavy = (fn.tracks_progress or fn.concurrency_id == tab_id
-                 or (isinstance(fn.api_name, str) and fn.api_visibility == "public"))
-        if fn.fn is not None and heavy:
-            fn.concurrency_id = tab_id
-            fn.concurrency_limit = public.tab_concurrency()
 
 
 def playground_theme() -> gr.themes.Base:

@@ -29,8 +29,8 @@ from tabs.attention_compare import compare_figure, compare_note
 from tabs.attention_views import (OVERVIEW_WAIT, STAT_COLUMNS, bertviz_frame, encoder_lens_note, focus_figure,
                                   gqa_html, heatmap_figure, lens_html, overview_image, overview_note_html,
                                   shown_weights, stats_figure, stats_table, summary_html, view_name)
-from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
-                         run_on_example_click)
+from tabs.common import (ALL_MODELS, clear_on_failure, Controls, escape, friendly_errors, heavy_events,
+                         progress_callback, run_on_example_click)
 from tabs.outputs import export_folder, image_file, write_atomically
 
 VENDOR = Path(__file__).resolve().parents[1] / "assets" / "vendor"
@@ -238,6 +238,7 @@ def python_lines(values: dict) -> list[str]:
 
 
 def build() -> Controls:
+    heavy = heavy_events("attention")   # this tab's model-running events: one concurrency group
     gr.Markdown("Type a sentence and see, for any layer and head, which tokens attend to which. Encoders "
                 "(all-MiniLM) look both ways; decoders (SmolLM2, Gemma) only at earlier tokens. The model runs "
                 "once per input; moving the sliders re-uses that run.")
@@ -316,26 +317,26 @@ def build() -> Controls:
         # Progress and errors show on the heatmap only: the sliders stay usable, and a failed run clears
         # the old results instead of leaving them under red badges.
         clear_on_failure(trigger(analyze, analyze_inputs, outputs, api_visibility="private",
-                                 show_progress_on=[heatmap], trigger_mode="always_last"), results)
+                                 show_progress_on=[heatmap], trigger_mode="always_last", **heavy), results)
     for control in (layer, head):
         control.input(show_head, analyze_inputs, heatmap, api_visibility="private",
-                      trigger_mode="always_last", show_progress="hidden")
+                      trigger_mode="always_last", show_progress="hidden", **heavy)
     for control in (kind, without_sink):
-        control.input(show_head, analyze_inputs, heatmap, api_visibility="private")
+        control.input(show_head, analyze_inputs, heatmap, api_visibility="private", **heavy)
     overview_map.select(pick_from_overview, [text, model, without_sink], [layer, head, heatmap, kind],
                         api_visibility="private", show_progress_on=[heatmap])
     clear_on_failure(focus_button.click(show_focus, [text, model, head, token], focus_plot,
-                                        api_visibility="private"), [focus_plot])
+                                        api_visibility="private", **heavy), [focus_plot])
     clear_on_failure(compare_button.click(show_compare, [text_a, text_b, model, layer, head, word, most_changed],
                                           [compare_plot, compare_note_box], api_visibility="private",
-                                          show_progress_on=[compare_plot]), [compare_plot, compare_note_box])
-    clear_on_failure(lens_button.click(show_lens, [text, model, lens_start], lens, api_visibility="private"), [lens])
+                                          show_progress_on=[compare_plot], **heavy), [compare_plot, compare_note_box])
+    clear_on_failure(lens_button.click(show_lens, [text, model, lens_start], lens, api_visibility="private", **heavy), [lens])
     clear_on_failure(bv_button.click(show_bertviz, [text, model, bv_view, bv_start], [bertviz, bv_file],
-                                     api_visibility="private", show_progress_on=[bertviz]), [bertviz, bv_file])
+                                     api_visibility="private", show_progress_on=[bertviz], **heavy), [bertviz, bv_file])
     clear_on_failure(export_button.click(export, [text, model, layer, head, kind, token, text_a, text_b, word],
-                                         [export_files, export_note], api_visibility="private"),
+                                         [export_files, export_note], api_visibility="private", **heavy),
                      [export_files, export_note])
     run_on_example_click(examples, run)
-    gr.api(attention_api, api_name="attention")
+    gr.api(attention_api, api_name="attention", **heavy)
     return Controls(run, {"text": text, "model": model, "layer": layer, "head": head, "kind": kind,
                           "without_sink": without_sink}, python_lines, open_ranges=("layer", "head"))

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from playground import public
 from playground.registry import TEXT_MODELS
 
 log = logging.getLogger("playground")
@@ -39,6 +40,17 @@ class Controls:
     inputs: dict[str, gr.components.Component]      # lesson / link key -> the component it sets
     snippet: Callable[[dict], list[str]]            # Copy as Python: input values -> lines calling the tab's API
     open_ranges: tuple[str, ...] = field(default=())  # sliders whose maximum the run itself sets (layer, head)
+
+
+def heavy_events(tab_id: str) -> dict:
+    """Listener options for a tab's model-running events (a progress bar, a public API endpoint): one
+    concurrency group per tab of public.tab_concurrency() workers, so one busy tab can't hold every worker.
+    Light events (sliders over cached results, a lesson's text) stay out of it.
+
+        >>> sorted(heavy_events("attention"))
+        ['concurrency_id', 'concurrency_limit']
+    """
+    return {"concurrency_id": tab_id, "concurrency_limit": public.tab_concurrency()}
 
 
 def friendly_errors(handler: Callable) -> Callable:

@@ -26,7 +26,7 @@ from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPEL
                                   generate_together, grid_image, linear_preview, load_image, load_pipeline,
                                   noise_schedule, preview_options, resolve_preview, upscale)
 from playground.gpu import gpu_task
-from tabs.common import Controls, escape, friendly_errors, progress_callback
+from tabs.common import Controls, escape, heavy_events, friendly_errors, progress_callback
 from tabs.outputs import export_folder, image_file, save_atomically, write_atomically
 from tabs.share import click_js
 
@@ -526,6 +526,7 @@ STOPPED_JS = """async () => {
 
 
 def build() -> Controls:
+    heavy = heavy_events("diffusion")   # this tab's model-running events: one concurrency group
     gr.Markdown(
         "Stable Diffusion in the open: the prompt is encoded by the text encoder, the loop starts from seeded random "
         "latent noise, and at every step the U-Net predicts the noise (once without and once with the prompt: "
@@ -635,11 +636,11 @@ def build() -> Controls:
     run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
                                  api_visibility="private", trigger_mode="always_last").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
-        run_outputs, api_visibility="private", trigger_mode="always_last")
+        run_outputs, api_visibility="private", trigger_mode="always_last", **heavy)
     examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
     # The API's inputs are JSON, so a wrong type reaches _settings (which names it) instead of failing in Gradio
     api_inputs = [gr.JSON(visible=False) for _ in loop_inputs]
-    api_button.click(denoise_api, api_inputs, [final_image, previews, timesteps_json], api_name="denoise")
+    api_button.click(denoise_api, api_inputs, [final_image, previews, timesteps_json], api_name="denoise", **heavy)
     scrubber.input(show_step, [scrubber, state], [x_t_image, x0_image, noise_image, status, plot], api_visibility="private")
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")
@@ -648,9 +649,11 @@ def build() -> Controls:
     compare_event = compare_button.click(
         lambda: ("", None), None, [strip_view, strip_files], queue=False, show_progress="hidden",
         api_visibility="private").then(
-        compare, loop_inputs + [size, preview, vary, values, columns], [strip_view, strip_files], api_visibility="private")
+        compare, loop_inputs + [size, preview, vary, values, columns], [strip_view, strip_files], api_visibility="private",
+        **heavy)
     fwd_button.click(lambda: "", None, fwd_view, queue=False, show_progress="hidden", api_visibility="private").then(
-        noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_view, api_visibility="private")
+        noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_view, api_visibility="private",
+        **heavy)
     stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private").then(
         None, None, [status], js=STOPPED_JS, api_visibility="private")
     show_noise.change(lambda on: gr.update(visible=bool(on)), show_noise, noise_image, api_visibility="private",

@@ -25,7 +25,7 @@ from playground.families import (DATASETS, DEFAULT_STEPS, DRAWN, FAMILIES, FAMIL
                                  make_dataset, parse_points, play, train_all, train_family)
 from playground.families import latent
 from playground.gpu import gpu_task
-from tabs.common import Controls, escape, friendly_errors, progress_callback
+from tabs.common import Controls, escape, heavy_events, friendly_errors, progress_callback
 from tabs.families_figures import channels_figure, charts, compare_figure, look_of, picture
 from tabs.outputs import image_file
 
@@ -473,6 +473,7 @@ def python_lines(values: dict) -> list[str]:
 
 
 def build() -> Controls:
+    heavy = heavy_events("families")   # this tab's model-running events: one concurrency group
     gr.Markdown(INTRO)
     gr.HTML("", js_on_load=HOOK_JS, elem_id="fam-hooks")   # outside the closed accordions, so it runs at once
     inputs: dict[str, gr.components.Component] = {}
@@ -617,14 +618,14 @@ def build() -> Controls:
     gan_defaults.click(lambda: [s.default for s in SETTINGS["gan"]], None, gan_components, api_visibility="private",
                        queue=False)
     compare_button.click(compare_handler, [dataset, points, compare_steps, seed, display], [table, compare_plot],
-                         concurrency_id="families", **live)
+                         **live, **heavy)
     interp_button.click(interpolate_handler, [interp_a, interp_b, upload_a, upload_b, interp_steps],
-                        [interp_latent, interp_pixel], api_visibility="private")
+                        [interp_latent, interp_pixel], api_visibility="private", **heavy)
     arith_button.click(arithmetic_handler, [arith_a, arith_b, arith_c], [arith_gallery, arith_note],
-                       api_visibility="private")
+                       api_visibility="private", **heavy)
     channels_button.click(channels_handler, [channels_caption, channels_upload, display],
-                          [channels_image, channels_back, channels_plot], **live)
-    gr.api(train_family_api, api_name="train_family")
+                          [channels_image, channels_back, channels_plot], **live, **heavy)
+    gr.api(train_family_api, api_name="train_family", **heavy)
     inputs = {"family": family, "dataset": dataset, "points": points, "steps": steps, "seed": seed, "speed": speed,
               **inputs, "compare_steps": compare_steps, "interp_a": interp_a, "interp_b": interp_b,
               "interp_steps": interp_steps, "arith_a": arith_a, "arith_b": arith_b, "arith_c": arith_c,

@@ -21,8 +21,8 @@ from playground.settings import current
 from playground.token_build import Build, replay
 from playground.tokenization import (SAMPLE_CONVERSATION, Tokenization, decode_ids, differing_tokens,
                                      parse_conversation, render_chat, to_csv, to_json, tokenize)
-from tabs.common import (ALL_MODELS, Controls, clear_on_failure, escape, friendly_errors, progress_callback,
-                         run_on_example_click, show_whitespace)
+from tabs.common import (ALL_MODELS, clear_on_failure, Controls, escape, friendly_errors, heavy_events,
+                         progress_callback, run_on_example_click, show_whitespace)
 from tabs.outputs import export_folder, write_atomically
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "tokenization.json"
@@ -238,6 +238,7 @@ def python_lines(values: dict) -> list[str]:
 
 
 def build() -> Controls:
+    heavy = heavy_events("tokenization")   # this tab's model-running events: one concurrency group
     gr.Markdown("Type or paste text and see how each tokenizer cuts it. **BPE** merges frequent byte pairs, "
                 "**WordPiece** takes the longest vocabulary match, **SentencePiece** works on raw text with `▁` "
                 "for spaces. Outlined tokens are where the tokenizers disagree.")
@@ -282,16 +283,16 @@ def build() -> Controls:
     # A failed run clears the old result instead of leaving it under the new input (tabs.common).
     # always_last: a click while a run is pending (the landing run, a lesson's Try this) runs after it, never lost
     clear_on_failure(run.click(compare, [text, tokenizers], [summary, chips], api_name="compare_tokenizers",
-                               show_progress_on=[chips], trigger_mode="always_last"), [summary, chips])
+                               show_progress_on=[chips], trigger_mode="always_last", **heavy), [summary, chips])
     clear_on_failure(text.submit(compare, [text, tokenizers], [summary, chips], api_visibility="private",
-                                 show_progress_on=[chips]), [summary, chips])
-    clear_on_failure(export_button.click(export, [text, tokenizers], files, api_visibility="private"), [files])
-    clear_on_failure(replay_button.click(explain, [word, word_tokenizer], build_steps, api_name="replay_token"),
+                                 show_progress_on=[chips], **heavy), [summary, chips])
+    clear_on_failure(export_button.click(export, [text, tokenizers], files, api_visibility="private", **heavy), [files])
+    clear_on_failure(replay_button.click(explain, [word, word_tokenizer], build_steps, api_name="replay_token", **heavy),
                      [build_steps])
     clear_on_failure(decode_button.click(ids_to_text, [ids, ids_tokenizer], [decoded, decoded_pieces],
-                                         api_name="decode"), [decoded, decoded_pieces])
+                                         api_name="decode", **heavy), [decoded, decoded_pieces])
     clear_on_failure(chat_button.click(chat, [conversation, chat_tokenizer], [rendered, chat_chips],
-                                       api_name="chat_template"), [rendered, chat_chips])
+                                       api_name="chat_template", **heavy), [rendered, chat_chips])
     run_on_example_click(examples, run)
-    gr.api(tokenize_api, api_name="tokenize")
+    gr.api(tokenize_api, api_name="tokenize", **heavy)
     return Controls(run, {"text": text, "tokenizers": tokenizers}, python_lines)

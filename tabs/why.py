@@ -22,7 +22,7 @@ from playground.inside import (METHODS, PATCH_KINDS, ablate, attribute, attribut
                                contributions, contributions_api_result, count_tokens, edit_prompt, patch,
                                patch_api_result)
 from playground.registry import DEFAULT_DECODER
-from tabs.common import (DECODERS, Controls, clear_on_failure, friendly_errors, progress_callback,
+from tabs.common import (DECODERS, clear_on_failure, Controls, friendly_errors, heavy_events, progress_callback,
                          run_on_example_click)
 from tabs.why_views import (attribution_html, attribution_plot, contributions_html, contributions_plot,
                             counts_html, intervention_html, intervention_plot, patching_html, patching_plot)
@@ -178,6 +178,7 @@ def _safe(parse, text: str) -> list:
 
 
 def build() -> Controls:
+    heavy = heavy_events("why")   # this tab's model-running events: one concurrency group
     gr.Markdown("Why did the model predict this token? **Attribution** scores each prompt token; "
                 "**contributions** split the prediction over every layer, head and MLP; **interventions** switch "
                 "parts off or change a token and rerun; **activation patching** copies one piece of a clean run "
@@ -235,25 +236,25 @@ def build() -> Controls:
     explain_outputs = [attribution_box, attribution_chart, contributions_box, contributions_chart]
     for trigger in (run.click, prompt.submit):
         clear_on_failure(trigger(explain, explain_inputs, explain_outputs, api_visibility="private",
-                                 trigger_mode="always_last"), explain_outputs)
+                                 trigger_mode="always_last", **heavy), explain_outputs)
     intervention_outputs = [intervention_box, intervention_chart]
     clear_on_failure(ablate_button.click(switch_off, [prompt, model, heads, mlps, mode], intervention_outputs,
-                                         api_visibility="private"), intervention_outputs)
+                                         api_visibility="private", **heavy), intervention_outputs)
     clear_on_failure(edit_button.click(edit, [prompt, model, where, replacement], intervention_outputs,
-                                       api_visibility="private"), intervention_outputs)
+                                       api_visibility="private", **heavy), intervention_outputs)
     patch_outputs = [patching_box, patching_chart]
     clear_on_failure(patch_button.click(trace, [clean, corrupted, model, patch_target, kind], patch_outputs,
-                                        api_visibility="private"), patch_outputs)
+                                        api_visibility="private", **heavy), patch_outputs)
     for box in (clean, corrupted, model):
         box.change(show_counts, [clean, corrupted, model], counts, api_visibility="private", show_progress="hidden",
                    trigger_mode="always_last")
     patch_button.click(show_counts, [clean, corrupted, model], counts, api_visibility="private",
                        show_progress="hidden")
     run_on_example_click(examples, run)
-    gr.api(attribute_api, api_name="attribute")
-    gr.api(contributions_api, api_name="contributions")
-    gr.api(patch_api, api_name="patch")
-    gr.api(ablate_api, api_name="ablate")
+    gr.api(attribute_api, api_name="attribute", **heavy)
+    gr.api(contributions_api, api_name="contributions", **heavy)
+    gr.api(patch_api, api_name="patch", **heavy)
+    gr.api(ablate_api, api_name="ablate", **heavy)
     return Controls(run, {"prompt": prompt, "model": model, "target": target, "method": method, "contrast": contrast,
                           "steps": steps, "heads": heads, "mlps": mlps, "mode": mode, "edit_token": where,
                           "edit_with": replacement, "clean": clean, "corrupted": corrupted,
