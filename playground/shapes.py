@@ -4,7 +4,7 @@ Every scene is drawn from a seed, so nothing is downloaded and the same seed giv
 
     >>> scenes = sample_scenes(3, seed=0)
     >>> scenes[0].caption
-    'a large purple star in the top left on a gray background'
+    'a large blue diamond to the left of a small purple circle on a black background'
     >>> image = render(scenes[0])                      # (64, 64, 3) uint8
     >>> score(scenes[0], image).colour                 # the detector reads the renderer's own image back
     1.0

@@ -5,11 +5,13 @@ latents), a UNet2DConditionModel that predicts the noise with cross-attention to
 scheduler, and the embedded all-MiniLM-L6-v2 as the frozen text encoder (its token states are the
 context, as a frozen T5's are in Imagen). Training goes in two stages, each resumable from its checkpoint:
 
-    >>> settings = PRESETS["smoke"]                    # a few steps: what the tests run
-    >>> train(settings, workdir=Path("/tmp/shapes-run"), out=Path("/tmp/tiny-shapes-sd"))
+    >>> settings = PRESETS["smoke"]                    # a few steps: what tests/test_tiny_shapes.py runs
+    >>> summary = train(settings, workdir=Path("/tmp/shapes-run"), out=Path("/tmp/tiny-shapes-sd"))  # doctest: +SKIP
     >>> # 1. the VAE on drawn images, 2. a pool of latents, 3. the U-Net on the pool, 4. the pipeline folder
-    >>> report, images = evaluate(Path("/tmp/tiny-shapes-sd"), prompts=200)
-    >>> report.colour, report.shape, report.position  # the detector's accuracies on held-out captions
+    >>> report, images = evaluate(Path("/tmp/tiny-shapes-sd"), prompts=200)  # doctest: +SKIP
+    >>> report.colour, report.shape, report.position  # doctest: +SKIP
+
+(The examples are skipped as doctests: training and evaluating take minutes; the tests run them at toy sizes.)
 
 `scripts/train_tiny_shapes.py` and `scripts/evaluate_tiny_shapes.py` are the command lines.
 """
@@ -266,8 +268,8 @@ def encode_captions(captions: list[str], tokenizer, encoder, workdir: Path, log:
     classifier-free guidance; which (N,) the row of each pool caption. Encoding 64 captions took 0.5 s of
     a 1.2 s training step on 2 cores; a 40,000-scene pool holds about 17,000 distinct captions.
 
-        >>> states, which = encode_captions(["a red circle", "a red circle", "a blue star"], tok, enc, workdir)
-        >>> states.shape, which.tolist()
+        >>> states, which = encode_captions(["a red circle", "a red circle", "a blue star"], tok, enc, workdir)  # doctest: +SKIP
+        >>> states.shape, which.tolist()  # doctest: +SKIP
         (torch.Size([3, 32, 384]), [2, 2, 1])
     """
     import torch
