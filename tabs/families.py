@@ -199,7 +199,7 @@ def reset_handler(*args):
                          "Reset: the model is back at step 0 (its initial weights from the seed).")
 
 
-def redraw_handler(*args):
+def redraw_handler(*args, note: str = ""):
     """A setting that changes only the view (temperature, sampler, t, epsilon, a latent point): draw the
     current run again; nothing happens before a run exists or when the inputs no longer match it."""
     try:
@@ -209,21 +209,14 @@ def redraw_handler(*args):
     if not session or session.get("key") != config.key:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     run = session["run"]
-    return frame_outputs(run.frame(_view_settings(config, session), max(config.until, run.step)), session, display)
+    return frame_outputs(run.frame(_view_settings(config, session), max(config.until, run.step)), session, display,
+                         note)
 
 
 def pause_handler(*args):
     """After Pause has cancelled the burst: draw the run where it stopped (the burst may have trained past its
     last frame), so the picture and the status say where Step and Play go on from."""
-    try:
-        config, session, display = _split(args)
-    except ValueError:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    if not session or session.get("key") != config.key:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    run = session["run"]
-    return frame_outputs(run.frame(_view_settings(config, session), max(config.until, run.step)), session, display,
-                         "Paused: press Play or Step to go on.")
+    return redraw_handler(*args, note="Paused: press Play or Step to go on.")
 
 
 def resample_handler(*args):
