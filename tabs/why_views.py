@@ -120,7 +120,8 @@ def attribution_plot(result: Attribution) -> go.Figure:
     labels = [f"{i} {label(t)}" for i, t in enumerate(result.tokens)]
     top = float(np.abs(result.scores).max()) or 1.0
     colours = [chip_colours(float(s) / top)[0] for s in result.scores]
-    figure = go.Figure(go.Bar(x=labels, y=result.scores.astype(float), marker={"color": colours,
+    # y as a plain list: Gradio's plotly.js drew no bars from a float64 typed array here (the axis, no bars)
+    figure = go.Figure(go.Bar(x=labels, y=[float(s) for s in result.scores], marker={"color": colours,
                                                                                 "line": {"color": "#333", "width": 1}},
                               hovertemplate="%{x}<br>score %{y:+.4f}<extra></extra>"))
     figure.update_xaxes(type="category", tickangle=-45, title="prompt token")
