@@ -110,6 +110,10 @@ def test_projector_mode_enlarges_chips_tables_plots_and_images(page):
     after.update({name: rendered_font(page, selector) for name, selector in targets.items()})
     for name in before:
         assert after[name] >= 1.3 * before[name], (name, before[name], after[name])
+    # every tab stays in the strip (none hidden in Gradio's "..." menu), its label as large as the rest
+    for title in ("Tokenization", "Attention", "Why this token?", "Sampling", "Diffusion", "Generative families"):
+        assert page.get_by_role("tab", name=title).is_visible(), title
+    assert rendered_font(page, "button[role=tab]") >= 19
 
 
 def test_every_text_has_aa_contrast_in_light_dark_and_projector_mode(page):
