@@ -171,7 +171,7 @@ def gan_picture(view: GanView, data: np.ndarray, look: Look) -> go.Figure:
                           "contours": {"start": 0.5, "end": 0.5, "size": 1, "coloring": "none"},
                           "line": {"color": "#111" if not look.dark else "#eee", "width": 1.5,
                                    "dash": "dot"}, "name": "D undecided (0.5)", "hoverinfo": "skip", **_on(1)})
-    titles = ["Discriminator's verdict, generated points and their gradients", "Generator: its image of the noise grid"]
+    titles = ["Discriminator's verdict,<br>generated points and their gradients", "Generator:<br>its image of the noise grid"]
     return figure(traces, _layout(look, 540, panels, titles, {1, 2}))
 
 
@@ -230,7 +230,7 @@ def vae_picture(view: VaeView, data: np.ndarray, samples: np.ndarray, look: Look
         traces.append(_points(view.probe_decoded[None], 1, "decoder(your z)", "#d00", look, size=16, symbol="star",
                               opacity=1, marker={"line": {"width": 1, "color": "#000"}}))
     titles = [f"Data plane (decoder's sigma {view.decoder_sd:.2f})",
-              f"Latent plane (z1, z2): q(z | x) for {len(view.points)} points, epsilon draw {view.epsilon_seed}; "
+              f"Latent plane (z1, z2): q(z | x) for {len(view.points)} points,<br>epsilon draw {view.epsilon_seed}; "
               "click to decode"]
     return figure(traces, _layout(look, 560, panels, titles, {1, 2}))
 
@@ -284,8 +284,8 @@ def diffusion_picture(view: DiffusionView, data: np.ndarray, samples: np.ndarray
     traces.append(_points(paths[:, 0], field + 1, "start x_T ~ N(0, I)", "#888", look, size=5, symbol="circle-open",
                           opacity=0.9))
     titles = [f"t = {t} (alpha-bar {a:.3f})" for t, a in zip(view.timesteps, view.alpha_bars)]
-    titles += [f"Predicted noise at t = {view.field_t} (alpha-bar {view.field_alpha_bar:.3f}), over x_t",
-               f"Reverse process: {view.sampler}, {view.sampling_steps} scheduler steps"]
+    titles += [f"Predicted noise at t = {view.field_t}<br>(alpha-bar {view.field_alpha_bar:.3f}), over x_t",
+               f"Reverse process:<br>{view.sampler}, {view.sampling_steps} scheduler steps"]
     return figure(traces, _layout(look, 780, panels, titles, set(range(1, shown + 3))))
 
 
@@ -372,8 +372,8 @@ def charts(frame, look: Look, baseline: float | None, num_modes: int | None) -> 
         traces.append({"type": "scatter", "mode": "lines+markers", "x": history.steps, "y": history.modes_covered,
                        "line": {"shape": "hv", "color": look.line}, "marker": {"size": 4},
                        "name": "modes covered", "showlegend": False, **_on(3)})
-    titles = ["Losses (means over 10 steps)", "Energy distance to held-out data (lower: closer)",
-              f"Modes covered (of {num_modes})" if num_modes else "Modes covered: this data set has no modes"]
+    titles = ["Losses<br>(means over 10 steps)", "Energy distance to held-out<br>data (lower: closer)",
+              f"Modes covered<br>(of {num_modes})" if num_modes else "Modes covered:<br>this data set has no modes"]
     layout = _layout(look, 300, panels, titles, set())
     layout["yaxis2"]["type"] = "log"
     layout["yaxis3"]["range"] = [-0.3, (num_modes or 1) + 0.3]
