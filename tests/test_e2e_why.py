@@ -64,7 +64,7 @@ def test_every_view_runs_from_the_page(page):
     assert "KL(before ‖ after)" in page.locator("#why-intervention-panel").inner_text()
     idle(page)
     page.click("#why-edit-run")
-    page.wait_for_function("document.querySelector('#why-intervention-panel')?.innerText.includes('removed')",
+    page.wait_for_function("document.querySelector('#why-intervention-panel')?.innerText.startsWith('Removed')",
                            timeout=WAIT)
     idle(page)
     page.click("#why-patch-run")
