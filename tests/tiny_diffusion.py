@@ -4,8 +4,15 @@ Built from the same diffusers parts as a real checkpoint (AutoencoderKL, UNet2DC
 cross-attention, a scheduler, a BERT tokenizer) and saved with save_pretrained, so that loading them
 goes the same way as a Hub checkpoint or the embedded tiny-shapes-sd:
 
-    >>> build_tiny_pipeline(tmp_path / "sd")              # tiny-shapes-sd layout: encoder passed in at load
-    >>> build_tiny_pipeline(tmp_path / "hub", own_text_encoder=True, lcm=True)
+    >>> import tempfile
+    >>> tmp_path = Path(tempfile.mkdtemp())
+    >>> folder = build_tiny_pipeline(tmp_path / "sd")     # tiny-shapes-sd layout: encoder passed in at load
+    >>> sorted(p.name for p in folder.iterdir() if p.is_dir())
+    ['scheduler', 'tokenizer', 'unet', 'vae']
+    >>> folder = build_tiny_pipeline(tmp_path / "hub", own_text_encoder=True, lcm=True)
+    >>> (folder / "text_encoder").is_dir()
+    True
+    >>> import shutil; shutil.rmtree(tmp_path)
 
 The weights are random, so the images are noise; what the tests check is the machinery.
 """
