@@ -213,7 +213,7 @@ def test_default_run_last_x0_is_the_final_image_every_picture_is_big_and_readabl
 
     page.get_by_role("tab", name="Diffusion").click()
     page.get_by_text("Previews, guidance and attention").click()
-    assert page.locator("#diff-preview label").all_inner_texts() == ["vae"]     # no taesd, no linear map here
+    expect(page.locator("#diff-preview label")).to_have_text(["vae"], timeout=30_000)   # no taesd, no linear map
     page.click("#diff-run")
     expect(page.locator("#diff-status")).to_contain_text("Done: 20 steps", timeout=180_000)
     assert "Previews: the model's own VAE decoder: exact" in page.inner_text("#diff-status")

@@ -155,7 +155,9 @@ def test_a_class_running_the_diffusion_tab_at_once_gets_whole_streamed_pictures(
     """The Diffusion tab's streamed x_t, x0 and noise, its final image and its gallery of previews."""
     index, data = page_event(served, "run", {"diff-steps": STEPS, "diff-show-noise": True})
     results = crowd(lambda: call_page(served, index, data))
-    check(results, least_files=2 * STEPS + 2)   # at least one streamed x_t, x0 and noise, the final, STEPS previews
+    # at least the last step's streamed x_t and noise (its x0 is the last preview's file), the final, STEPS previews;
+    # how many earlier steps were streamed depends on timing (at most about seven updates a second)
+    check(results, least_files=STEPS + 3)
 
 
 def test_a_class_making_the_same_filmstrip_and_latent_arithmetic_gets_whole_files(served):

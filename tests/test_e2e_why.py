@@ -5,6 +5,7 @@ theme, the dark theme and projector mode."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import contrast_failures
 
@@ -70,7 +71,7 @@ def test_every_view_runs_from_the_page(page):
     page.click("#why-patch-run")
     page.wait_for_selector("#why-patching-plot .js-plotly-plot", timeout=WAIT)
     assert "after the clean prompt" in page.locator("#why-patching-panel").inner_text()
-    assert "the same length: ready" in page.locator("#why-counts").inner_text()
+    expect(page.locator("#why-counts")).to_contain_text("the same length: ready", timeout=60_000)
     idle(page)
 
     # Each method from the page, and a contrast.
