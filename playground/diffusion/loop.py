@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from playground.diffusion.records import (Denoised, DenoiseSettings, DenoisingSt
                                           LoadedPipeline)
 from playground.diffusion.schedules import alpha_bars, is_sigma_space, make_scheduler, validate
 
-__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "split_prediction", "TOKENIZING"]
+__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "collect", "split_prediction", "TOKENIZING"]
 
 
 # A fast tokenizer keeps its padding and truncation settings on the object, and encode_prompt changes them
@@ -210,8 +210,13 @@ def _previews(preview, vp, x0, eps) -> list[tuple]:
 
 def generate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[list[DenoisingStep], Denoised]:
     """Run `denoise` to the end: (steps, result)."""
+    return collect(denoise(loaded, settings))
+
+
+def collect(items: Iterable[DenoisingStep | Denoised]) -> tuple[list[DenoisingStep], Denoised]:
+    """A denoising stream read to its end: (its steps, its result)."""
     steps: list[DenoisingStep] = []
-    for item in denoise(loaded, settings):
+    for item in items:
         if isinstance(item, Denoised):
             return steps, item
         steps.append(item)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from playground.crowd import Crowd
-from playground.diffusion.loop import batch_key, denoise_rows
+from playground.diffusion.loop import batch_key, collect, denoise_rows
 from playground.diffusion.previews import resolve_preview
 from playground.diffusion.records import Denoised, DenoiseSettings, DenoisingStep, LoadedPipeline
 from playground.diffusion.schedules import validate
@@ -59,12 +59,7 @@ def denoise_together(loaded: LoadedPipeline, settings: DenoiseSettings) -> Itera
 
 def generate_together(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[list[DenoisingStep], Denoised]:
     """Run `denoise_together` to the end: (steps, result)."""
-    steps: list[DenoisingStep] = []
-    for item in denoise_together(loaded, settings):
-        if isinstance(item, Denoised):
-            return steps, item
-        steps.append(item)
-    raise RuntimeError("denoise ended without a result")
+    return collect(denoise_together(loaded, settings))
 
 
 def _crowd_run(loaded: LoadedPipeline, settings: DenoiseSettings) -> Iterator[DenoisingStep | Denoised]:
