@@ -100,11 +100,38 @@ def page(browser, app_url):
 AXE = ROOT / ".cache" / "axe" / "axe.min.js"
 
 
+def fill_and_commit(box, text: str, settle_ms: int = 500) -> None:
+    """Type `text` into a textbox and leave it (Tab), the way a student does before pressing a button, then
+    check that it still holds `text` a moment later: a box in an accordion just opened can still be mounting,
+    and a box refilled while it mounts keeps its old value, which the button would then send."""
+    for _ in range(3):
+        box.fill(text)
+        box.press("Tab")
+        box.page.wait_for_timeout(settle_ms)
+        if box.input_value() == text:
+            return
+    assert box.input_value() == text, f"the box holds {box.input_value()!r}, not {text!r}"
+
+
+def wait_until_settled(page, selector: str = "body", quiet_ms: int = 600) -> None:
+    """Wait until nothing in `selector` has been pending (Gradio dims a running output to opacity 0.2, and
+    fades it back in over 0.15 s) for `quiet_ms` in a row: a streamed output's gaps between yields and
+    the fade back are not the page as a student reads it."""
+    page.evaluate("() => { window.pgBusyAt = undefined; }")
+    page.wait_for_function("""([selector, quietMs]) => {
+        const busy = document.querySelector(selector)?.querySelector('.pending, .progress-text, .eta-bar');
+        const now = performance.now();
+        if (busy || window.pgBusyAt === undefined) window.pgBusyAt = now;
+        return !busy && now - window.pgBusyAt >= quietMs;
+    }""", arg=[selector, quiet_ms], timeout=300_000, polling=100)
+
+
 def contrast_failures(page, selector: str = "body") -> list[dict]:
     """axe-core's color-contrast rule (WCAG AA, 4.5:1 for normal text) on what `selector` holds in the
     page as it is now: one {"html", "summary"} per failing node."""
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: run `bash scripts/setup.sh --dev` (it fetches axe-core from npm)")
+    wait_until_settled(page, selector)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     results = page.evaluate("""async (selector) => {

@@ -172,9 +172,9 @@ def test_no_contrast_failures_in_the_tab_and_projector_mode_enlarges_it(page, ap
     page.get_by_text("Side by side: every family on the same data").click()
     page.locator("#fam-compare-steps input").fill("5")
     page.click("#fam-compare")
-    page.wait_for_selector("#fam-compare-table td:has-text('the data itself')", timeout=300_000)
-    # the table streams row by row, dimmed while it does: audit it once the run has ended
-    page.wait_for_function("() => !document.querySelector('.pending, .progress-text, .eta-bar')", timeout=300_000)
+    # the table streams row by row, dimmed while it does: audit it once all five families are in
+    page.wait_for_function("() => document.querySelectorAll('#fam-compare-table tr').length === 1 + 5 + 2",
+                           timeout=300_000)
     page.get_by_text("Your own points: draw or paste").click()
     # our own HTML and CSS (the status, the table, the notes, the pad), not Gradio's theme (buttons, labels)
     ours = [f for f in contrast_failures(page, PANEL)
