@@ -18,9 +18,9 @@ import re
 import gradio as gr
 
 from playground.gpu import gpu_task
-from playground.inside import (METHODS, PATCH_KINDS, ablate, attribute, attribute_api_result, ablate_api_result,
-                               contributions, contributions_api_result, count_tokens, edit_prompt, patch,
-                               patch_api_result)
+from playground.inside import (IG_STEPS, METHODS, PATCH_KINDS, ablate, ablate_api_result, attribute,
+                               attribute_api_result, contributions, contributions_api_result, count_tokens,
+                               edit_prompt, patch, patch_api_result)
 from playground.registry import DEFAULT_DECODER
 from tabs.common import (DECODERS, clear_on_failure, Controls, friendly_errors, heavy_events, progress_callback,
                          run_on_example_click)
@@ -195,7 +195,7 @@ def build() -> Controls:
                           elem_id="why-method", scale=3)
         contrast = gr.Textbox("", label="Contrast (why the target and not this token)", elem_id="why-contrast",
                               scale=2)
-        steps = gr.Slider(8, 256, value=48, step=8, label="Integrated gradients: steps", elem_id="why-steps",
+        steps = gr.Slider(8, 256, value=IG_STEPS, step=8, label="Integrated gradients: steps", elem_id="why-steps",
                           scale=2)
     run = gr.Button("Explain this prediction", variant="primary", elem_id="why-run")
     attribution_box = gr.HTML(elem_id="why-attribution")

@@ -10,7 +10,7 @@ Every result is a frozen dataclass of numpy arrays and lists; `*_api_result` tur
 tab's API endpoints return.
 """
 
-from playground.inside.attribution import METHODS, Attribution, attribute
+from playground.inside.attribution import IG_STEPS, METHODS, Attribution, attribute
 from playground.inside.attribution import to_api as attribute_api_result
 from playground.inside.contributions import Component, Contributions, contributions
 from playground.inside.contributions import to_api as contributions_api_result
@@ -21,7 +21,7 @@ from playground.inside.patching import KINDS as PATCH_KINDS
 from playground.inside.patching import Patching, patch, patch_one
 from playground.inside.patching import to_api as patch_api_result
 
-__all__ = ["METHODS", "PATCH_KINDS", "Attribution", "Component", "Contributions", "Intervention", "NextTokens",
+__all__ = ["IG_STEPS", "METHODS", "PATCH_KINDS", "Attribution", "Component", "Contributions", "Intervention", "NextTokens",
            "Patching", "TokenCounts", "ablate", "ablate_api_result", "attribute", "attribute_api_result",
            "contributions", "contributions_api_result", "count_tokens", "edit_prompt", "patch", "patch_api_result",
            "patch_one"]
