@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/classroom_bench.py --scenes denoise-same --steps 8 --threads 1
     .venv/bin/python benchmarks/classroom_bench.py --server-env OMP_NUM_THREADS=1    # torch on one thread per call
     .venv/bin/python benchmarks/classroom_bench.py --url http://127.0.0.1:7860/ --pid 1234   # a running app
+    .venv/bin/python benchmarks/classroom_bench.py --files keep-alive     # users fetch files as a browser does
 
 Scenes (each a crowd of `--users` gradio_client users, one Client each, created before a threading.Barrier
 releases them together):
@@ -128,8 +129,34 @@ def denoise_args(steps: int):
 # Calls
 
 
-def call(client, endpoint: Endpoint, seed: int, timeout: float):
-    return client.submit(*endpoint.args(seed), api_name=f"/{endpoint.name}").result(timeout=timeout)
+@dataclass
+class User:
+    """One student: a gradio_client Client, the folder their files land in, and with `--files keep-alive` the one
+    HTTP connection they fetch their files over (as a browser does) instead of gradio_client's own download,
+    which opens a new client, with a new TLS context, for every file: about 20 ms of CPU each, which here falls on
+    the server's two cores (in a class it falls on each student's machine)."""
+    client: Any
+    folder: Path
+    http: Any = None                # httpx.Client, or None: gradio_client downloads the files itself
+
+    def fetch(self, value):
+        """`value` with every file the server returned (gradio FileData) fetched into `folder`, as its path."""
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.fetch(item) for item in value)
+        if isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData":
+            response = self.http.get(value["url"])
+            response.raise_for_status()
+            path = self.folder / f"{len(list(self.folder.iterdir())):04d}-{Path(value['path']).name}"
+            path.write_bytes(response.content)
+            return str(path)
+        if isinstance(value, dict):
+            return {key: self.fetch(item) for key, item in value.items()}
+        return value
+
+
+def call(user: User, endpoint: Endpoint, seed: int, timeout: float):
+    result = user.client.submit(*endpoint.args(seed), api_name=f"/{endpoint.name}").result(timeout=timeout)
+    return user.fetch(result) if user.http is not None else result
 
 
 def crowd(clients: list, endpoint: Endpoint, seeds: list[int], timeout: float):
@@ -160,14 +187,20 @@ def crowd(clients: list, endpoint: Endpoint, seeds: list[int], timeout: float):
     return latencies, outcomes
 
 
-def make_clients(url: str, users: int, scratch: Path) -> list:
-    """One Client per user, each downloading into its own folder (created in parallel, before any barrier)."""
+def make_clients(url: str, users: int, scratch: Path, files: str) -> list[User]:
+    """One User per student, each with their own folder (created in parallel, before any barrier)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import httpx
     from gradio_client import Client
 
-    def make(u: int):
-        return Client(url, verbose=False, download_files=str(scratch / f"user-{u:02d}"), analytics_enabled=False)
+    def make(u: int) -> User:
+        folder = scratch / f"user-{u:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if files == "keep-alive":
+            return User(Client(url, verbose=False, download_files=False, analytics_enabled=False), folder,
+                        httpx.Client(timeout=120))
+        return User(Client(url, verbose=False, download_files=str(folder), analytics_enabled=False), folder)
 
     with ThreadPoolExecutor(min(users, 8)) as pool:
         return list(pool.map(make, range(users)))
@@ -295,6 +328,10 @@ def main() -> None:
     parser.add_argument("--url", help="a running app (default: start `python app.py` on a free port)")
     parser.add_argument("--pid", type=int, help="the running app's process id, for its memory and threads")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds one call may take (default 600)")
+    parser.add_argument("--files", choices=["gradio_client", "keep-alive"], default="gradio_client",
+                        help="how each user gets the files of an answer (the PNGs of /denoise): gradio_client's "
+                             "own download (default), or over one keep-alive connection per user, as a browser "
+                             "does (see User)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
@@ -325,10 +362,11 @@ def main() -> None:
             pid = child_app_pid()
         memory = MemoryWatch(pid)
         stack.callback(memory.stop)
-        log(f"server {url} (pid {pid or 'unknown'}); {args.users} users; load average {load_before[0]:.2f}"
+        log(f"server {url} (pid {pid or 'unknown'}); {args.users} users, files by {args.files}; "
+            f"load average {load_before[0]:.2f}"
             + "".join(f"; {pair}" for pair in args.server_env))
         memory_marks = {"start": memory.now()}
-        clients = make_clients(url, args.users, scratch)
+        clients = make_clients(url, args.users, scratch, args.files)
         endpoints = [Endpoint("generate", generate_args(args.tokens), lambda result: read_generate(result, args.tokens, len(STRATEGIES))),
                      Endpoint("denoise", denoise_args(args.steps), lambda result: read_denoise(result, args.steps))]
         results, lones = [], {}
@@ -368,7 +406,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
           f"after {' '.join(f'{x:.2f}' for x in load_after)}; {os.cpu_count()} CPU cores")
     if args.out:
-        report = {"users": args.users, "tokens": args.tokens, "steps": args.steps, "url": url,
+        report = {"users": args.users, "files": args.files, "tokens": args.tokens, "steps": args.steps, "url": url,
                   "prompt": PROMPT, "strategies": STRATEGIES, "diffusion_prompt": SHAPES_PROMPT,
                   "server_ended": ended, "threads_asked": args.threads, "server_env": args.server_env, "threads_note": threads_note,
                   "spin_note": spin,

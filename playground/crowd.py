@@ -2,9 +2,10 @@
 
 A `Crowd` gathers the requests that arrive together for the same batch key (for decoding: the same model, prompt
 and length; for denoising: the same model and settings but the seed). The first request opens a batch; for a
-moment (`gather_seconds`), and for as long as the batch waits for a free compute slot, every compatible request
-joins it. Then one loop runs for all of them, `run(members)` (a generator of per-step values for the whole
-batch), and each member reads only its own part (`split(step, member)`): its own stream, at its own pace.
+moment (`gather_seconds`, renewed while members keep coming, up to `gather_max_seconds`), and for as long as the
+batch waits for a free compute slot, every compatible request joins it. Then one loop runs for all of them,
+`run(members)` (a generator of per-step values for the whole batch), and each member reads only its own part
+(`split(step, member)`): its own stream, at its own pace.
 A member that stops reading (Gradio's Stop) leaves the batch; when nobody reads any more the loop stops.
 
     >>> crowd = Crowd(gather_seconds=0.0)
@@ -37,8 +38,9 @@ class _Batch:
 
 
 class Crowd:
-    def __init__(self, gather_seconds: float = 0.05, slots: int = 1):
-        self.gather_seconds = gather_seconds
+    def __init__(self, gather_seconds: float = 0.05, slots: int = 1, gather_max_seconds: float = 0.5):
+        self.gather_seconds = gather_seconds          # a lone request waits this long for company
+        self.gather_max_seconds = gather_max_seconds  # while members keep coming, the batch waits up to this
         self._slots = threading.Semaphore(slots)
         self._forming: dict[Hashable, _Batch] = {}
         self._lock = threading.Lock()
@@ -73,8 +75,22 @@ class Crowd:
         finally:
             batch.reading[index] = False
 
+    def _gather(self, batch: _Batch) -> None:
+        """Wait `gather_seconds`, and again after each wait in which someone joined (a class's requests reach
+        the server spread over a few tenths of a second on a busy machine), at most `gather_max_seconds`."""
+        started = time.monotonic()
+        with self._lock:
+            seen = len(batch.members)         # the opener (stream() adds it before this thread can lock)
+        while True:
+            time.sleep(self.gather_seconds)
+            with self._lock:
+                count = len(batch.members)
+            if count == seen or time.monotonic() - started >= self.gather_max_seconds:
+                return
+            seen = count
+
     def _run(self, key: Hashable, batch: _Batch, run: Callable[[Sequence[Any]], Iterator[Any]]) -> None:
-        time.sleep(self.gather_seconds)
+        self._gather(batch)
         with self._slots:
             with self._lock:                 # from here on nobody joins: the rows are fixed
                 batch.open = False

@@ -53,6 +53,17 @@ def heavy_events(tab_id: str) -> dict:
     return {"concurrency_id": tab_id, "concurrency_limit": public.tab_concurrency()}
 
 
+def crowd_events(tab_id: str) -> dict:
+    """Listener options for events whose requests join one shared batch (playground.crowd: decoding, denoising):
+    a group of public.crowd_concurrency() workers, so a class's requests reach the batch together instead of
+    in waves of the tab's usual limit. The batch itself computes one at a time.
+
+        >>> crowd_events("diffusion")["concurrency_id"]
+        'diffusion-crowd'
+    """
+    return {"concurrency_id": f"{tab_id}-crowd", "concurrency_limit": public.crowd_concurrency()}
+
+
 def friendly_errors(handler: Callable) -> Callable:
     """Show a wrapper's ValueError as a message in the page (and the API); log anything else and
     show a short message instead of a traceback, so the app stays up."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -26,7 +26,7 @@ from playground.diffusion import (DEFAULT_PIPELINE, DISPLAY_SIDE, EMBEDDED_PIPEL
                                   generate_together, grid_image, linear_preview, load_image, load_pipeline,
                                   noise_schedule, preview_options, resolve_preview, upscale)
 from playground.gpu import gpu_task
-from tabs.common import Controls, escape, heavy_events, friendly_errors, progress_callback
+from tabs.common import Controls, crowd_events, escape, friendly_errors, heavy_events, progress_callback
 from tabs.outputs import export_folder, image_file, save_atomically, write_atomically
 from tabs.share import click_js
 
@@ -359,7 +359,8 @@ def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed
                 negative_prompt: str, progress=gr.Progress(track_tqdm=True)):
     """The API: (final image, per-step predicted-x0 previews, timesteps), in the model's own pixels; the previews
     through the model's default decoder (tiny-shapes-sd: its VAE, so the last one is the final image)."""
-    settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt)
+    # the API returns x0 previews only: leaving out the x_t ones saves a third of the VAE's work
+    settings = replace(_settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt), show_x_t=False)
     loaded = load_pipeline(model, progress_callback(progress))
     steps_out, result = generate_together(loaded, settings)
     # files written whole before anyone reads them (tabs/outputs.py): a class asking at once gets whole PNGs
@@ -527,6 +528,7 @@ STOPPED_JS = """async () => {
 
 def build() -> Controls:
     heavy = heavy_events("diffusion")   # this tab's model-running events: one concurrency group
+    crowd = crowd_events("diffusion")   # denoising requests of all users join one batch (denoise_together)
     gr.Markdown(
         "Stable Diffusion in the open: the prompt is encoded by the text encoder, the loop starts from seeded random "
         "latent noise, and at every step the U-Net predicts the noise (once without and once with the prompt: "
@@ -636,11 +638,11 @@ def build() -> Controls:
     run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
                                  api_visibility="private", trigger_mode="always_last").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
-        run_outputs, api_visibility="private", trigger_mode="always_last", **heavy)
+        run_outputs, api_visibility="private", trigger_mode="always_last", **crowd)
     examples.load_input_event.then(None, js=click_js('"diff-run"'), api_visibility="private")
     # The API's inputs are JSON, so a wrong type reaches _settings (which names it) instead of failing in Gradio
     api_inputs = [gr.JSON(visible=False) for _ in loop_inputs]
-    api_button.click(denoise_api, api_inputs, [final_image, previews, timesteps_json], api_name="denoise", **heavy)
+    api_button.click(denoise_api, api_inputs, [final_image, previews, timesteps_json], api_name="denoise", **crowd)
     scrubber.input(show_step, [scrubber, state], [x_t_image, x0_image, noise_image, status, plot], api_visibility="private")
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")

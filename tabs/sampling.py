@@ -21,7 +21,7 @@ from playground import public
 from playground.registry import DEFAULT_DECODER
 from playground.gpu import gpu_task
 from playground.sampling import MAX_NEW_TOKENS, STRATEGY_NAMES, Comparison, compare, many_samples, stream_comparison
-from tabs.common import DECODERS, Controls, friendly_errors, progress_callback
+from tabs.common import DECODERS, Controls, crowd_events, friendly_errors, progress_callback
 from tabs.sampling_views import (beam_view, entropy_figure, first_token_figure, render_outputs, render_samples,
                                  render_step)
 from tabs.share import click_js
@@ -193,9 +193,7 @@ def strategy_column(index: int, name: str, temperature: float, k: int, p: float,
 
 
 def build() -> Controls:
-    # Decoding requests of all users join one batch (playground.sampling.decode_together): a class's requests
-    # go in together, in their own group, rather than in waves of the tab's usual limit.
-    crowd = {"concurrency_id": "sampling-crowd", "concurrency_limit": public.crowd_concurrency()}
+    crowd = crowd_events("sampling")   # decoding requests of all users join one batch (decode_together)
     gr.Markdown("Generation is a loop: the model gives a probability for every possible next token, a **strategy** "
                 "picks one, and the loop repeats. Compare strategies on one prompt with one seed; all sampling "
                 "strategies run together in one batched loop.")

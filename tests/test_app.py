@@ -24,20 +24,21 @@ def local(monkeypatch):
 def _groups(blocks):
     groups = {}
     for fn in blocks.fns.values():
-        if fn.concurrency_id in app.TAB_IDS or fn.concurrency_id == "sampling-crowd":
+        if fn.concurrency_id in app.TAB_IDS or fn.concurrency_id in ("sampling-crowd", "diffusion-crowd"):
             groups.setdefault(fn.concurrency_id, {})[fn.name] = fn.concurrency_limit
     return groups
 
 
 def test_each_tab_groups_its_heavy_events(local):
     groups = _groups(app.build_app())
-    assert set(groups) == set(app.TAB_IDS) - {"sampling"} | {"sampling-crowd"}
+    assert set(groups) == set(app.TAB_IDS) - {"sampling"} | {"sampling-crowd", "diffusion-crowd"}
     assert {"compare", "tokenize_api"} <= set(groups["tokenization"])
     assert {"analyze", "attention_api"} <= set(groups["attention"])
-    assert {"run", "denoise_api", "compare"} <= set(groups["diffusion"])
-    assert all(limit == 4 for tab, group in groups.items() for limit in group.values() if tab != "sampling-crowd")
-    # Decoding requests join one shared batch: a class's requests go in together, not in waves of four.
+    assert {"compare", "noise_image_forward"} <= set(groups["diffusion"])
+    assert all(limit == 4 for tab, group in groups.items() for limit in group.values() if not tab.endswith("-crowd"))
+    # Decoding and denoising requests join one shared batch: a class's requests go in together, not in waves of four.
     assert groups["sampling-crowd"] == {"run_stream": 16, "run_samples": 16, "generate": 16}
+    assert groups["diffusion-crowd"] == {"run": 16, "denoise_api": 16}
     # Light events (the step inspector, replay) are not queued behind generations.
     assert "show_step" not in groups["sampling-crowd"] and "play" not in groups["diffusion"]
 
@@ -45,7 +46,7 @@ def test_each_tab_groups_its_heavy_events(local):
 def test_public_mode_narrows_each_group(local, monkeypatch):
     monkeypatch.setenv("SPACE_ID", "someone/playground")
     groups = _groups(app.build_app())
-    assert all(limit == 2 for tab, group in groups.items() for limit in group.values() if tab != "sampling-crowd")
+    assert all(limit == 2 for tab, group in groups.items() for limit in group.values() if not tab.endswith("-crowd"))
     assert app.launch_options()["max_file_size"] == "10mb"
     assert "128 new tokens" in app.public_note()
 

@@ -91,3 +91,24 @@ def test_identical_comparisons_at_once_are_computed_once(tiny):
     assert len(texts) == 1 and all(run.done for run in runs)
     alone = S.compare(tiny, "the cat sat", strategies, max_new_tokens=6, seed=12, chat=False)   # another seed: new
     assert S.COMPARISONS.started == started + 2 and alone.results[0].token_ids == runs[0].results[0].token_ids
+
+
+def test_a_class_arriving_over_a_few_tenths_of_a_second_still_shares_one_batch_and_a_lone_member_waits_once():
+    import time
+
+    crowd = Crowd(gather_seconds=0.1, gather_max_seconds=2.0)
+
+    def run(members):
+        yield list(members)
+
+    def late(i):                        # one member every 60 ms: 0.42 s from the first to the last
+        time.sleep(0.06 * i)
+        return next(crowd.stream("key", i, run, lambda values, j: values[j]))
+
+    assert at_once(8, late) == list(range(8)) and crowd.batches == [8]
+    started = time.monotonic()
+    assert list(crowd.stream("alone", 1, run, lambda values, j: values[j])) == [1]
+    assert time.monotonic() - started < 0.18          # one gather_seconds, not two
+    capped = Crowd(gather_seconds=0.1, gather_max_seconds=0.15)
+    at_once(8, lambda i: (time.sleep(0.06 * i), list(capped.stream("key", i, run, lambda v, j: v[j])))[1])
+    assert len(capped.batches) > 1                    # the cap ends the gathering

@@ -6,6 +6,7 @@ by about 1e-6, which moves a few 0-255 values by 1: at most 1, in under 1% of a 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -94,6 +95,19 @@ def test_one_row_is_exactly_the_lone_loop(tiny):
     settings = D.DenoiseSettings(prompt=PROMPT, steps=3, seed=4, scheduler="Euler ancestral")
     items = list(D.denoise_rows(tiny, [settings]))
     assert np.array_equal(items[-1][0].image, D.generate(tiny, settings)[1].image)
+
+
+def test_leaving_out_the_x_t_previews_leaves_the_x0_previews_and_the_image(tiny):
+    """The API asks for no x_t previews: the VAE then decodes x0 and noise alone, a smaller batch, so within the
+    batch rule above; the final image, decoded on its own, is exactly the same."""
+    full = D.DenoiseSettings(prompt=PROMPT, steps=3, seed=4, scheduler="DDIM", preview="vae", show_noise=True)
+    (steps, result), (lean_steps, lean_result) = D.generate(tiny, full), D.generate(tiny, replace(full, show_x_t=False))
+    assert all(s.x_t is not None for s in steps) and all(s.x_t is None for s in lean_steps)
+    for a, b in zip(steps, lean_steps):
+        for name in ("x0", "noise"):
+            biggest, share = gap(getattr(a, name), getattr(b, name))
+            assert biggest <= 1 and share < 1e-2, (name, biggest, share)
+    assert np.array_equal(result.image, lean_result.image)
 
 
 def test_rows_with_other_steps_or_schedulers_are_refused(tiny):

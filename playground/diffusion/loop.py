@@ -170,7 +170,7 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
                 prediction_type = schedulers[0].config.prediction_type
                 x0, eps = split_prediction(vp, model_output, alpha_bar, prediction_type)
                 if is_preview:
-                    images = _previews(preview, vp, x0, eps if first.show_noise else None)
+                    images = _previews(preview, vp, x0, eps if first.show_noise else None, first.show_x_t)
                 if first.guidance_step == i and do_cfg:
                     guidance = [_explain_guidance(i, float(t), settings.guidance_scale, vp[r:r + 1], uncond[r:r + 1],
                                                   cond[r:r + 1], alpha_bar, prediction_type, preview)
@@ -200,12 +200,17 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
     yield done
 
 
-def _previews(preview, vp, x0, eps) -> list[tuple]:
-    """(x_t, x0, noise or None) images per row, every row's latents decoded in one batch (the VAE's and TAESD's
-    convolutions give each image the pixels of its lone run's batch: tests/test_diffusion_crowd.py checks it)."""
-    n = vp.shape[0]
-    images = preview(vp, x0, *([eps] if eps is not None else []))        # (2N or 3N) images: x_t rows, x0 rows...
-    return [(images[r], images[n + r], images[2 * n + r] if eps is not None else None) for r in range(n)]
+def _previews(preview, vp, x0, eps, with_x_t: bool = True) -> list[tuple]:
+    """(x_t or None, x0, noise or None) images per row, every row's latents decoded in one batch (the VAE's and
+    TAESD's convolutions give each image the pixels of its lone run's batch: tests/test_diffusion_crowd.py checks it)."""
+    n = x0.shape[0]
+    parts = [vp] * with_x_t + [x0] + [eps] * (eps is not None)
+    images = preview(*parts)                              # (K N, H, W, 3): x_t rows, x0 rows, noise rows, as asked
+    rows = [list(images[k * n:(k + 1) * n]) for k in range(len(parts))]
+    x_t = rows.pop(0) if with_x_t else [None] * n
+    x0s = rows.pop(0)
+    noise = rows.pop(0) if eps is not None else [None] * n
+    return list(zip(x_t, x0s, noise))
 
 
 def generate(loaded: LoadedPipeline, settings: DenoiseSettings) -> tuple[list[DenoisingStep], Denoised]:

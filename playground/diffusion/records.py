@@ -106,6 +106,7 @@ class DenoiseSettings:
     preview: str | None = None         # "vae", "linear" or "taesd"; None: the model's default (preview_options)
     preview_every: int = 1             # previews on every N-th step (and always on the last)
     show_noise: bool = False
+    show_x_t: bool = True              # False: no x_t previews (the API returns x0 only; a third less VAE work)
     guidance_step: int | None = None   # explain guidance at this 0-based step
     attention_step: int | None = None  # capture cross-attention at this 0-based step
     attention_resolution: int | None = None  # h of the level to average; None: the most captured level
