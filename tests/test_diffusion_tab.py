@@ -8,19 +8,20 @@ import pytest
 
 from playground.diffusion import PromptTokens
 from tabs import diffusion as tab
+from tabs import diffusion_views as views
 
 
 def test_tokens_are_escaped_and_truncation_is_said():
     tokens = PromptTokens(tokens=["[CLS]", "<img src=x onerror=alert(1)>", "[SEP]"], positions=[0, 1, 2],
                           max_length=3, truncated=True, dropped="<b>the rest</b>")
-    html = tab.tokens_html(tokens)
+    html = views.tokens_html(tokens)
     assert "<img" not in html and "&lt;img src=x" in html
     assert "truncated to 3 tokens" in html and "&lt;b&gt;the rest&lt;/b&gt;" in html
 
 
 def test_schedule_figure_marks_the_current_step():
-    assert len(tab.schedule_figure([999.0, 1.0], [100.0, 0.1], [0.0001, 0.99]).data) == 2
-    figure = tab.schedule_figure([999.0, 500.0, 1.0], [100.0, 2.0, 0.1], [0.0001, 0.2, 0.99], current=1)
+    assert len(views.schedule_figure([999.0, 1.0], [100.0, 0.1], [0.0001, 0.99]).data) == 2
+    figure = views.schedule_figure([999.0, 500.0, 1.0], [100.0, 2.0, 0.1], [0.0001, 0.2, 0.99], current=1)
     assert figure.data[-1].x == (2,) and figure.data[-1].name == "step 2"
 
 
@@ -50,7 +51,7 @@ def test_exporting_before_a_run_and_non_image_uploads_are_page_messages(tmp_path
 
 def test_small_images_are_scaled_up_crisply():
     image = np.arange(2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 3)
-    big = tab.scaled(image, side=8)
+    big = views.scaled(image, side=8)
     assert big.shape == (8, 8, 3) and (big[:4, :4] == image[0, 0]).all()
 
 
@@ -74,7 +75,7 @@ def test_attention_overlay_puts_the_warm_colour_where_attention_gathers():
 
 def test_heat_maps_and_overlays_keep_their_meaning_in_grayscale():
     grey = lambda rgb: rgb.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # noqa: E731
-    ramp = grey(tab.heat_image(np.linspace(0, 1, 16)[None, :], side=16)[0])
+    ramp = grey(views.heat_image(np.linspace(0, 1, 16)[None, :], side=16)[0])
     assert np.all(np.diff(ramp) > 0)
     from playground.diffusion import attention_overlay
 
@@ -114,19 +115,19 @@ def _image_sizes(html):
 
 
 def test_guidance_explained_shows_all_seven_pictures_in_two_rows_with_text_captions():
-    html = tab.guidance_html(_guidance())
+    html = views.guidance_html(_guidance())
     assert html.count('class="pg-diff-row"') == 2 and html.count("<figcaption>") == 7
     assert _image_sizes(html) == [(256, 256)] * 7                  # 16 px pictures, nearest-neighbour to 256
     assert "|cond − uncond|" in html and "0.25 of uncond" in html
     assert html.index("|cond − uncond|") < html.index("The clean image x0")   # the difference map on the first row
-    off = tab.guidance_html(None, tab.DenoiseSettings(guidance_scale=1.0, guidance_step=4))
+    off = views.guidance_html(None, tab.DenoiseSettings(guidance_scale=1.0, guidance_step=4))
     assert "<img" not in off and "no unconditional prediction" in off
-    assert "not reached" in tab.guidance_html(None, tab.DenoiseSettings(guidance_scale=5.0, guidance_step=40))
-    assert tab.guidance_html(None) == ""
+    assert "not reached" in views.guidance_html(None, tab.DenoiseSettings(guidance_scale=5.0, guidance_step=40))
+    assert views.guidance_html(None) == ""
 
 
 def test_figure_captions_are_escaped_once():
-    html = tab.figure_html(np.zeros((8, 8, 3), np.uint8), '<b>"x" & y</b>')
+    html = views.figure_html(np.zeros((8, 8, 3), np.uint8), '<b>"x" & y</b>')
     assert "<b>" not in html and "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;" in html and "&amp;amp;" not in html
 
 
@@ -136,7 +137,7 @@ def test_filmstrip_puts_the_values_side_by_side_and_the_steps_down():
     frames = np.zeros((3, 2, 16, 16, 3), np.uint8)
     strip = Filmstrip(vary="guidance", row_labels=["guidance = 1.0", "guidance = 3.0", "guidance = <7.5>"],
                       column_labels=["step 1/4", "final"], frames=frames)
-    html = tab.filmstrip_html(strip)
+    html = views.filmstrip_html(strip)
     assert html.count('<th scope="col">') == 4 and html.count('<th scope="row">') == 2
     assert "guidance = &lt;7.5&gt;" in html and _image_sizes(html) == [(256, 256)] * 6
 
@@ -170,7 +171,7 @@ def test_a_failed_run_clears_the_last_pictures_and_says_it_failed():
 def test_preview_choices_follow_the_model():
     options = tab.default_preview_options()
     assert options.choices == ["vae"] and options.default == "vae"          # tiny-shapes-sd: its VAE, exact
-    assert "No linear latent-to-RGB matrix" in tab.preview_info(options)
+    assert "No linear latent-to-RGB matrix" in views.preview_info(options)
     preview, decoder = tab.update_previews("tiny-shapes-sd", "taesd", "vae")
     assert preview["choices"] == decoder["choices"] == ["vae"]
     assert preview["value"] == "vae" and decoder["value"] == "vae"
