@@ -339,9 +339,16 @@ def python_lines(values: dict) -> list[str]:
 
 
 # After Stop has cancelled the run (and a message already on its way has landed), the status says where it stopped.
+# After Stop, updates the server sent before the cancel reached it may still be arriving (a busy machine: a
+# second or more): wait until the status has been still for half a second (5 s at most), then mark it stopped.
 STOPPED_JS = """async () => {
-  await new Promise((done) => setTimeout(done, 400));
-  const status = document.querySelector("#diff-status")?.innerText.trim() || "";
+  const read = () => document.querySelector("#diff-status")?.innerText.trim() || "";
+  let status = read(), still = 0;
+  for (let waited = 0; waited < 5000 && still < 500; waited += 100) {
+    await new Promise((done) => setTimeout(done, 100));
+    still = read() === status ? still + 100 : 0;
+    status = read();
+  }
   return status.startsWith("Step ") ? "Stopped at " + status : status;
 }"""
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import fill_and_commit
 from tests.tiny_diffusion import build_tiny_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -62,13 +63,13 @@ def open_tab(page, folder, steps="6"):
     model = page.locator("#diff-model input")
     model.fill(folder)
     model.press("Enter")
-    page.locator("#diff-steps input").fill(steps)
+    fill_and_commit(page.locator("#diff-steps input"), steps)
 
 
 def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, pipeline_folder):
     open_tab(page, pipeline_folder)
     page.get_by_text("Previews, guidance and attention").click()
-    page.locator("#diff-attention-step input").fill("3")
+    fill_and_commit(page.locator("#diff-attention-step input"), "3")
     page.click("#diff-run")
     page.get_by_text("Done: 6 steps of DDIM").wait_for(timeout=180_000)
     page.get_by_text("Guidance explained").click()
@@ -98,7 +99,7 @@ def test_a_run_streams_previews_then_scrubs_plays_filmstrips_and_exports(page, p
             assert export.width >= 2 * 256 and export.height >= 256, (link, export.size)
 
     page.get_by_text("Comparisons (filmstrips)").click()
-    page.locator("#diff-values textarea").fill("1, 4")
+    fill_and_commit(page.locator("#diff-values textarea"), "1, 4")
     page.click("#diff-compare")
     page.wait_for_selector("#diff-strip img", timeout=180_000)
     page.wait_for_selector("#diff-strip-files a", timeout=30_000)
@@ -119,7 +120,7 @@ def test_bad_input_stop_and_forward_diffusion(page, pipeline_folder):
     page.click("#diff-run")
     page.get_by_text(re.compile(r"Step \d+ of 900")).wait_for(timeout=120_000)
     page.click("#diff-stop", timeout=90_000)       # a page busy streaming on a loaded machine answers late
-    page.wait_for_timeout(3000)
+    expect(page.locator("#diff-status")).to_contain_text("Stopped at Step", timeout=30_000)
     status = page.inner_text("#diff-status")
     assert "Done" not in status and "of 900" in status and status.startswith("Stopped at Step")
     page.wait_for_timeout(2000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import contrast_failures
+from tests.conftest import contrast_failures, fill_and_commit
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def toast(page) -> str:
 
 
 def fill(page, selector: str, value: str) -> None:
-    page.locator(f"{selector} textarea, {selector} input").first.fill(value)
+    fill_and_commit(page.locator(f"{selector} textarea, {selector} input").first, value)
 
 
 def test_every_view_runs_from_the_page(page):
