@@ -116,6 +116,20 @@ def test_projector_mode_enlarges_chips_tables_plots_and_images(page):
     assert rendered_font(page, "button[role=tab]") >= 19
 
 
+def test_projector_mode_enlarges_a_chart_without_squeezing_its_plot_area(page, app_url):
+    """Plotly sizes its margins from text it measures; measured at the page's zoom, the margins of the noise
+    schedule (a legend, axis titles) grew 1.4 times and its plot area shrank (197 -> 157 px before zooming)."""
+    page.goto(app_url + "?__theme=light&tab=diffusion")
+    area = "#diff-plot .nsewdrag"
+    page.wait_for_selector(area, timeout=60_000)
+    page.wait_for_timeout(1000)
+    before = rendered_height(page, area)
+    page.goto(app_url + "?__theme=light&projector=1&tab=diffusion")           # laid out in projector mode
+    page.wait_for_selector(area, timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert rendered_height(page, area) >= 1.35 * before, (before, rendered_height(page, area))
+
+
 def test_every_text_has_aa_contrast_in_light_dark_and_projector_mode(page):
     for tab_id in RUNS:
         run_tab(page, tab_id)
