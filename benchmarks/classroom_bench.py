@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -55,7 +56,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -138,6 +139,7 @@ class User:
     client: Any
     folder: Path
     http: Any = None                # httpx.Client, or None: gradio_client downloads the files itself
+    fetched: Any = field(default_factory=itertools.count)   # numbers the fetched files, so none overwrites another
 
     def fetch(self, value):
         """`value` with every file the server returned (gradio FileData) fetched into `folder`, as its path."""
@@ -146,7 +148,7 @@ class User:
         if isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData":
             response = self.http.get(value["url"])
             response.raise_for_status()
-            path = self.folder / f"{len(list(self.folder.iterdir())):04d}-{Path(value['path']).name}"
+            path = self.folder / f"{next(self.fetched):04d}-{Path(value['path']).name}"
             path.write_bytes(response.content)
             return str(path)
         if isinstance(value, dict):

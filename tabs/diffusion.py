@@ -346,8 +346,9 @@ STOPPED_JS = """async () => {
   let status = read(), still = 0;
   for (let waited = 0; waited < 5000 && still < 500; waited += 100) {
     await new Promise((done) => setTimeout(done, 100));
-    still = read() === status ? still + 100 : 0;
-    status = read();
+    const now = read();
+    still = now === status ? still + 100 : 0;
+    status = now;
   }
   return status.startsWith("Step ") ? "Stopped at " + status : status;
 }"""

@@ -204,7 +204,7 @@ def _previews(preview, vp, x0, eps, with_x_t: bool = True) -> list[tuple]:
     """(x_t or None, x0, noise or None) images per row, every row's latents decoded in one batch (the VAE's and
     TAESD's convolutions give each image the pixels of its lone run's batch: tests/test_diffusion_crowd.py checks it)."""
     n = x0.shape[0]
-    parts = [vp] * with_x_t + [x0] + [eps] * (eps is not None)
+    parts = ([vp] if with_x_t else []) + [x0] + ([eps] if eps is not None else [])
     images = preview(*parts)                              # (K N, H, W, 3): x_t rows, x0 rows, noise rows, as asked
     rows = [list(images[k * n:(k + 1) * n]) for k in range(len(parts))]
     x_t = rows.pop(0) if with_x_t else [None] * n

@@ -21,7 +21,7 @@ from playground.inside.patching import KINDS as PATCH_KINDS
 from playground.inside.patching import Patching, patch, patch_one
 from playground.inside.patching import to_api as patch_api_result
 
-__all__ = ["IG_STEPS", "METHODS", "PATCH_KINDS", "Attribution", "Component", "Contributions", "Intervention", "NextTokens",
-           "Patching", "TokenCounts", "ablate", "ablate_api_result", "attribute", "attribute_api_result",
+__all__ = ["IG_STEPS", "METHODS", "PATCH_KINDS", "Attribution", "Component", "Contributions", "Intervention",
+           "NextTokens", "Patching", "TokenCounts", "ablate", "ablate_api_result", "attribute", "attribute_api_result",
            "contributions", "contributions_api_result", "count_tokens", "edit_prompt", "patch", "patch_api_result",
            "patch_one"]
