@@ -6,7 +6,13 @@ image many times at once, so one request rewrites (truncates, then fills) the ve
 streaming, and that client receives a short file ("peer closed connection", "Too little data for declared
 Content-Length"). A file given by path takes Gradio's other route (`save_file_to_cache`), which copies it
 under a temporary name and renames it into place. So the tabs give every image and export as a file that
-they wrote the same way:
+they wrote the same way.
+
+Images go one step further: they live in IMAGES, which Gradio serves as a static path (`gr.set_static_paths`),
+so it neither checks nor copies them per answer. That is safe because an image file is written once, under a
+name made from its pixels, and never changed; and it matters when a class asks at once: 16 answers of /denoise
+carry 21 PNGs each, and the copies cost the server 0.17 s of CPU per answer against 0.10 s served in place
+(2-core CPU). Identical pictures are encoded once:
 
     >>> import numpy as np
     >>> path = image_file(np.zeros((2, 2, 3), np.uint8))
@@ -23,7 +29,6 @@ new ones are written, so a long-running server does not fill its disk.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -32,12 +37,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import gradio as gr
 import numpy as np
 
 OUTPUTS = Path(tempfile.gettempdir()) / f"playground-outputs-{os.getpid()}"
+IMAGES = OUTPUTS / "images"
 KEEP_SECONDS = 3600.0
 _swept = [0.0]
 _sweep_lock = threading.Lock()
+
+IMAGES.mkdir(parents=True, exist_ok=True)
+gr.set_static_paths([IMAGES])
 
 
 def write_atomically(path: Path, data: bytes) -> Path:
@@ -74,18 +84,16 @@ def image_file(image: np.ndarray, name: str = "image") -> str:
     """An (H, W, 3) uint8 image as a PNG file named after its content (identical images share one file)."""
     from PIL import Image
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()[:24]
-    path = OUTPUTS / "images" / digest / f"{name}.png"
-    if not path.is_file():
-        write_atomically(path, data)
-    else:
-        try:            # the sweep ages a folder by its time: one handed out again must not go before Gradio copies it
-            os.utime(path.parent)
-        except OSError:
-            write_atomically(path, data)
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    digest = hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()[:24]
+    path = IMAGES / digest / f"{name}.png"
+    try:            # the sweep ages a folder by its time: one handed out again must not go before it is read
+        os.utime(path.parent)
+        found = path.is_file()
+    except OSError:
+        found = False
+    if not found:
+        save_atomically(path, lambda scratch: Image.fromarray(pixels).save(scratch, format="PNG"))
     _sweep()
     return str(path)
 
@@ -98,7 +106,8 @@ def export_folder(prefix: str) -> Path:
 
 
 def _sweep(now: float | None = None) -> None:
-    """Remove what is older than KEEP_SECONDS, at most once a minute (Gradio has its own copies by then)."""
+    """Remove what is older than KEEP_SECONDS, at most once a minute (Gradio has its own copies of the exports;
+    an image's folder is made young again each time it is handed out, and a page keeps the pictures it shows)."""
     now = time.time() if now is None else now
     with _sweep_lock:
         if now - _swept[0] < 60:

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from playground import diffusion as D
+from playground.device import torch_threads
 from tests.tiny_diffusion import build_tiny_pipeline
 
 PROMPT = "a small red circle above a large blue square"
@@ -44,7 +45,9 @@ def diffusers_image(loaded, scheduler, **call):
     reference = _references[loaded.path]
     reference.scheduler = D.make_scheduler(loaded, scheduler)
     seed = call.pop("seed")
-    images = reference(generator=torch.Generator().manual_seed(seed), output_type="np", **call).images
+    # on the thread count our loop uses: convolutions round differently on one thread and on two
+    with torch_threads(D.run_threads(loaded, *D.validate(loaded, D.DenoiseSettings()))):
+        images = reference(generator=torch.Generator().manual_seed(seed), output_type="np", **call).images
     return (images[0] * 255).round().astype(np.uint8)
 
 

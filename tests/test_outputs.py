@@ -72,3 +72,17 @@ def test_a_file_saved_by_a_library_appears_whole_or_not_at_all(tmp_path):
     assert seen == [".gif"]                                              # PIL picks the format from the suffix
     with Image.open(target) as animation:
         assert animation.n_frames == 2
+
+
+def test_images_are_named_by_their_pixels_and_served_in_place():
+    from gradio.utils import is_static_file
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    path = outputs.image_file(image, "x0")
+    assert outputs.image_file(image.copy(), "x0") == path                       # the same pixels: the same file
+    assert outputs.image_file(np.ones((8, 8, 3), np.uint8), "x0") != path
+    assert outputs.image_file(np.zeros((4, 16, 3), np.uint8), "x0") != path     # same bytes, another shape
+    assert np.array_equal(np.asarray(Image.open(path)), image)
+    # Gradio serves the images from where they are instead of copying each one into its cache per answer
+    assert is_static_file(path)
+    assert not is_static_file(str(outputs.write_atomically(outputs.export_folder("t") / "t.json", b"[]")))

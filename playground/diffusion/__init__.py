@@ -29,7 +29,7 @@ from playground.diffusion.forward import forward_diffusion, noise_schedule
 from playground.diffusion.images import DISPLAY_SIDE, attention_overlay, export_gif, grid_image, load_image, upscale
 from playground.diffusion.loading import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, build_pipeline, in_hub_cache,
                                           load_pipeline, resolve_pipeline)
-from playground.diffusion.loop import batch_key, denoise, denoise_rows, generate, split_prediction
+from playground.diffusion.loop import batch_key, denoise, denoise_rows, generate, run_threads, split_prediction
 from playground.diffusion.previews import (CHEAP_VAE_SIDE, LINEAR_FIT_SCENES, PREVIEWS, SD_LATENT_RGB,
                                            SD_SCALING_FACTOR, build_linear_preview, fit_linear_preview,
                                            linear_preview, load_taesd, preview_options, previewer, resolve_preview)
@@ -58,7 +58,7 @@ __all__ = [
     "linear_preview", "build_linear_preview", "fit_linear_preview", "preview_options", "resolve_preview",
     "load_taesd",
     # the loop
-    "denoise", "denoise_rows", "batch_key", "generate", "split_prediction",
+    "denoise", "denoise_rows", "batch_key", "generate", "split_prediction", "run_threads",
     # a class at once: shared identical runs, batched compatible ones
     "RUNS", "CROWD", "denoise_together", "generate_together",
     # schedules, forward diffusion, filmstrips

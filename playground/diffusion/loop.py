@@ -28,19 +28,29 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from playground.device import threads_for, torch_threads
 from playground.diffusion.attention import attention_maps, prompt_tokens
 from playground.diffusion.previews import previewer, resolve_preview
 from playground.diffusion.records import (Denoised, DenoiseSettings, DenoisingStep, GuidanceExplained,
                                           LoadedPipeline)
 from playground.diffusion.schedules import alpha_bars, is_sigma_space, make_scheduler, validate
 
-__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "collect", "split_prediction", "TOKENIZING"]
+__all__ = ["denoise", "denoise_rows", "batch_key", "generate", "collect", "split_prediction", "run_threads",
+           "TOKENIZING"]
 
 
 # A fast tokenizer keeps its padding and truncation settings on the object, and encode_prompt changes them
 # between its two calls: two threads encoding at once could get a prompt padded to another length (16 threads x
 # 30 encode_prompt calls at once: 1 "Sizes of tensors must match"). Diffusion runs encode one at a time.
 TOKENIZING = threading.Lock()
+
+# Up to this many latent positions per image a run computes on one torch thread, above on torch's threads
+# (playground.device.threads_for). The count depends on the image size, never on how many runs share the batch:
+# convolutions round differently on one thread and on two (diffusers' own pipeline, tiny-shapes-sd, DDIM: one
+# pixel off by one), and a run in a class's batch must give its lone run's pixels. Measured on the 2-core CPU,
+# tiny-shapes-sd (16 x 16 latents), one thread against two: a lone 20-step run 0.73 s vs 1.59 s; 16 runs in one
+# batch 6.15 s vs 5.34 s (U-Net on 2 rows 29 ms vs 78 ms, on 32 rows 187 ms vs 157 ms).
+SMALL_LATENTS = 32 * 32
 
 
 class _RunView:
@@ -99,8 +109,9 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
     views = [_RunView(pipe, scheduler) for scheduler in schedulers]
     do_cfg = first.guidance_scale > 1 and not loaded.is_lcm
     preview = previewer(loaded, resolve_preview(loaded, first.preview))
+    threads = run_threads(loaded, height, width)
 
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(threads):
         # 1. Encode each prompt (and, for classifier-free guidance, its negative prompt) into text states
         with TOKENIZING:
             tokens = [prompt_tokens(loaded, settings.prompt) for settings in rows]
@@ -135,7 +146,7 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
     for i, t in enumerate(timesteps):
         step_started = time.perf_counter()
         capture: dict[int, list] | None = {} if first.attention_step == i else None
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(threads):
             x_t = latents                                                                    # (N, C, h, w)
             # 4a. U-Net: predict the noise in x_t, for the unconditional and the conditional prompts at once
             model_input = torch.cat([scheduler.scale_model_input(latents[r:r + 1], t)
@@ -158,10 +169,11 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
                 latents = outputs.pop("latents", latents)
             seconds = time.perf_counter() - step_started
 
-            # 4e. What this step shows: x_t, its predicted x0 and noise, decoded by the chosen previewer
-            preview_started = time.perf_counter()
-            alpha_bar = bars[i]
-            is_preview = i % first.preview_every == 0 or i == len(timesteps) - 1
+        # 4e. What this step shows: x_t, its predicted x0 and noise, decoded by the chosen previewer
+        preview_started = time.perf_counter()
+        alpha_bar = bars[i]
+        is_preview = i % first.preview_every == 0 or i == len(timesteps) - 1
+        with torch.inference_mode(), torch_threads(threads):
             guidance: list = [None] * n
             attention: list = [None] * n
             images: list = [(None, None, None)] * n
@@ -188,7 +200,7 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
 
     # 5. Decode the final latents with the VAE, one row at a time (a lone run's batch, so its pixels)
     done = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(threads):
         for r, settings in enumerate(rows):
             decoded = pipe.vae.decode(latents[r:r + 1] / pipe.vae.config.scaling_factor, return_dict=False,
                                       generator=generators[r])[0]
@@ -198,6 +210,17 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
                                  tokens=tokens[r], scheduler=settings.scheduler,
                                  seconds=time.perf_counter() - started))
     yield done
+
+
+def run_threads(loaded: LoadedPipeline, height: int, width: int) -> int:
+    """torch's intra-op threads for a run at this size (SMALL_LATENTS), whatever the batch.
+
+        >>> from playground.diffusion.loading import load_pipeline
+        >>> run_threads(load_pipeline("tiny-shapes-sd"), 64, 64)     # 16 x 16 latents
+        1
+    """
+    factor = loaded.pipe.vae_scale_factor
+    return threads_for((height // factor) * (width // factor), small=SMALL_LATENTS)
 
 
 def _previews(preview, vp, x0, eps, with_x_t: bool = True) -> list[tuple]:
