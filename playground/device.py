@@ -68,8 +68,9 @@ def threads_for(work: int, small: int) -> int:
     Why: app.py sets OMP_WAIT_POLICY=PASSIVE, so torch's extra threads sleep between two operations and are
     woken for the next one; on small operations the waking costs more than the second core gives. Measured on
     the 2-core machine: tiny-shapes-sd's U-Net on 2 rows 29 ms on one thread, 78 ms on two, on 32 rows
-    187 ms against 157 ms; SmolLM2 decoding 24 tokens for 2 rows 2.73 s against 3.70 s, for 32 rows 9.12 s
-    against 7.35 s. Each caller says where its own crossing lies.
+    187 ms against 157 ms. Each caller says where its own crossing lies (playground.diffusion.loop). Results
+    can round differently on another count, so a caller whose batches must match lone runs picks the count
+    from what does not change with the batch.
 
         >>> threads_for(2, small=16)
         1

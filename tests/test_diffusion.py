@@ -132,10 +132,31 @@ def test_callback_on_step_end_sees_every_step_and_can_replace_the_latents(tiny):
 
 
 def test_stopping_early_is_just_closing_the_generator(tiny):
-    run = D.denoise(tiny, D.DenoiseSettings(prompt=PROMPT, steps=50, seed=0, preview_every=100))
+    unet_steps = []
+    run = D.denoise(tiny, D.DenoiseSettings(prompt=PROMPT, steps=50, seed=0, preview_every=100),
+                    callback_on_step_end=lambda pipe, i, t, kwargs: unet_steps.append(i) or {})
     first = next(run)
     run.close()
     assert first.index == 0 and first.total == 50
+    assert unet_steps == [0, 1]      # step 0 is shown once step 1's U-Net call is done (its previews decode meanwhile)
+
+
+def test_previews_are_decoded_beside_the_next_unet_call(tiny, monkeypatch):
+    import threading
+
+    from playground.diffusion import loop
+
+    where = {}
+    decode = loop._previews
+
+    def previews(*args, **kwargs):
+        where["previews"] = threading.current_thread().name
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_previews", previews)
+    steps, _ = D.generate(tiny, D.DenoiseSettings(prompt=PROMPT, steps=2, seed=0))
+    assert where["previews"].startswith("previews") and threading.current_thread().name != where["previews"]
+    assert all(step.x0 is not None for step in steps)
 
 
 def test_guidance_panel_holds_uncond_cond_and_guided(tiny):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -140,35 +141,13 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
                              for view, generator in zip(views, generators)]
         timestep_cond = _guidance_embedding(loaded, first.guidance_scale, latents.dtype, n)
 
-    # 4. The denoising loop
+    # 4. The denoising loop. A step's previews are decoded on a second thread while the U-Net computes the next
+    # step (as AUTOMATIC1111's live previews are): on a CPU each keeps a core busy. A step is yielded once the
+    # next one's U-Net call is done.
     bars = alpha_bars(schedulers[0], len(timesteps))
     cond_rows = list(range(n, 2 * n)) if do_cfg else list(range(n))
-    for i, t in enumerate(timesteps):
-        step_started = time.perf_counter()
-        capture: dict[int, list] | None = {} if first.attention_step == i else None
-        with torch.inference_mode(), torch_threads(threads):
-            x_t = latents                                                                    # (N, C, h, w)
-            # 4a. U-Net: predict the noise in x_t, for the unconditional and the conditional prompts at once
-            model_input = torch.cat([scheduler.scale_model_input(latents[r:r + 1], t)
-                                     for r, scheduler in enumerate(schedulers)])
-            model_input = torch.cat([model_input] * 2) if do_cfg else model_input             # (2N, C, h, w) under CFG
-            kwargs = {"capture": capture, "capture_rows": cond_rows} if capture is not None else None
-            model_output = pipe.unet(model_input, t, encoder_hidden_states=prompt_embeds, timestep_cond=timestep_cond,
-                                     cross_attention_kwargs=kwargs, return_dict=False)[0]
-            # 4b. Classifier-free guidance: push each row's prediction away from its unconditional one
-            if do_cfg:
-                uncond, cond = model_output.chunk(2)                                         # (N, C, h, w) each
-                model_output = torch.cat([uncond[r:r + 1] + settings.guidance_scale * (cond[r:r + 1] - uncond[r:r + 1])
-                                          for r, settings in enumerate(rows)])
-            # 4c. Each row's scheduler turns its prediction into its next, less noisy, latents
-            latents = torch.cat([scheduler.step(model_output[r:r + 1], t, latents[r:r + 1], **extra_step_kwargs[r],
-                                                return_dict=False)[0] for r, scheduler in enumerate(schedulers)])
-            # 4d. diffusers' hook
-            if callback_on_step_end is not None:
-                outputs = callback_on_step_end(pipe, i, t, {"latents": latents}) or {}
-                latents = outputs.pop("latents", latents)
-            seconds = time.perf_counter() - step_started
 
+    def show(i, t, x_t, model_output, uncond, cond, capture, seconds) -> list[DenoisingStep]:
         # 4e. What this step shows: x_t, its predicted x0 and noise, decoded by the chosen previewer
         preview_started = time.perf_counter()
         alpha_bar = bars[i]
@@ -189,14 +168,50 @@ def denoise_rows(loaded: LoadedPipeline, rows: Sequence[DenoiseSettings],
                                 for r, settings in enumerate(rows)]
             if capture is not None:
                 attention = [attention_maps(i, float(t), {hw: [maps[r] for maps in level] for hw, level in capture.items()},
-                                            tokens[r], first.attention_resolution, latents.shape[-2:])
+                                            tokens[r], first.attention_resolution, x_t.shape[-2:])
                              for r in range(n)]                                           # (HW, T) per layer per row
-            preview_seconds = time.perf_counter() - preview_started
-        yield [DenoisingStep(index=i, total=len(timesteps), timestep=float(t),
-                             sigma=math.sqrt((1 - alpha_bar) / alpha_bar), alpha_bar=alpha_bar,
-                             x_t=images[r][0], x0=images[r][1], noise=images[r][2], seconds=seconds,
-                             preview_seconds=preview_seconds, guidance=guidance[r], attention=attention[r])
-               for r in range(n)]
+        preview_seconds = time.perf_counter() - preview_started
+        return [DenoisingStep(index=i, total=len(timesteps), timestep=float(t),
+                              sigma=math.sqrt((1 - alpha_bar) / alpha_bar), alpha_bar=alpha_bar,
+                              x_t=images[r][0], x0=images[r][1], noise=images[r][2], seconds=seconds,
+                              preview_seconds=preview_seconds, guidance=guidance[r], attention=attention[r])
+                for r in range(n)]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="previews") as previewing:
+        shown = None                    # the previous step's previews, being decoded
+        for i, t in enumerate(timesteps):
+            step_started = time.perf_counter()
+            capture: dict[int, list] | None = {} if first.attention_step == i else None
+            uncond = cond = None
+            with torch.inference_mode(), torch_threads(threads):
+                x_t = latents                                                                # (N, C, h, w)
+                # 4a. U-Net: predict the noise in x_t, for the unconditional and the conditional prompts at once
+                model_input = torch.cat([scheduler.scale_model_input(latents[r:r + 1], t)
+                                         for r, scheduler in enumerate(schedulers)])
+                model_input = torch.cat([model_input] * 2) if do_cfg else model_input         # (2N, C, h, w) under CFG
+                kwargs = {"capture": capture, "capture_rows": cond_rows} if capture is not None else None
+                model_output = pipe.unet(model_input, t, encoder_hidden_states=prompt_embeds,
+                                         timestep_cond=timestep_cond, cross_attention_kwargs=kwargs,
+                                         return_dict=False)[0]
+                # 4b. Classifier-free guidance: push each row's prediction away from its unconditional one
+                if do_cfg:
+                    uncond, cond = model_output.chunk(2)                                     # (N, C, h, w) each
+                    model_output = torch.cat([uncond[r:r + 1] + settings.guidance_scale * (cond[r:r + 1] - uncond[r:r + 1])
+                                              for r, settings in enumerate(rows)])
+                # 4c. Each row's scheduler turns its prediction into its next, less noisy, latents
+                latents = torch.cat([scheduler.step(model_output[r:r + 1], t, latents[r:r + 1], **extra_step_kwargs[r],
+                                                    return_dict=False)[0] for r, scheduler in enumerate(schedulers)])
+                # 4d. diffusers' hook
+                if callback_on_step_end is not None:
+                    outputs = callback_on_step_end(pipe, i, t, {"latents": latents}) or {}
+                    latents = outputs.pop("latents", latents)
+                seconds = time.perf_counter() - step_started
+            showing = previewing.submit(show, i, t, x_t, model_output, uncond, cond, capture, seconds)
+            if shown is not None:
+                yield shown.result()
+            shown = showing
+        if shown is not None:
+            yield shown.result()
 
     # 5. Decode the final latents with the VAE, one row at a time (a lone run's batch, so its pixels)
     done = []

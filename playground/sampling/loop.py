@@ -23,18 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from playground.crowd import Crowd
-from playground.device import threads_for, torch_threads
 from playground.models import small_batch_linear
 from playground.sampling.prompt import end_tokens
 from playground.sampling.records import Stage, StepBatch, TokenStep
 from playground.sampling.strategies import TOP_CANDIDATES, Strategy, build_warpers, parse_strategies
 
 __all__ = ["Row", "rows_for", "decode_rows", "decode_together", "sample_steps", "memo_decoder"]
-
-# Up to these many rows (or prompt tokens, for the prefill) a step runs on one torch thread, above on torch's
-# threads (playground.device.threads_for): SmolLM2, 24 tokens, on the 2-core CPU, one thread against two:
-# 2 rows 2.73 s vs 3.70 s, 16 rows 5.98 vs 6.36, 32 rows 9.12 vs 7.35.
-DECODING_SMALL_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -77,9 +71,7 @@ def decode_rows(lm: Any, prompt_ids: Sequence[int], rows: Sequence[Row], max_new
     pad = next(iter(stops), 0)
     decode = memo_decoder(lm.tokenizer)
 
-    threads = threads_for(batch, small=DECODING_SMALL_ROWS)
-    prefill = torch_threads(threads_for(len(prompt_ids), small=DECODING_SMALL_ROWS))
-    with torch.inference_mode(), small_batch_linear(device), prefill:
+    with torch.inference_mode(), small_batch_linear(device):
         ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
         cache = out.past_key_values
@@ -90,14 +82,14 @@ def decode_rows(lm: Any, prompt_ids: Sequence[int], rows: Sequence[Row], max_new
     for step in range(max_new_tokens):
         # Gradio may resume this generator on another worker thread, and inference mode (like the function
         # mode of small_batch_linear) is per thread: each stretch of work between two yields enters it afresh.
-        with torch.inference_mode(), small_batch_linear(device), torch_threads(threads):
+        with torch.inference_mode(), small_batch_linear(device):
             chosen, logprobs, details = _choose(logits, history, rows, stage_lists, generators, groups, step,
                                                 record, top, decode)
             chosen = torch.where(finished, torch.full_like(chosen, -1), chosen)
             result = StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
                                tuple(None if finished[r] else details[r] for r in range(batch)))
         yield result
-        with torch.inference_mode(), small_batch_linear(device), torch_threads(threads):
+        with torch.inference_mode(), small_batch_linear(device):
             if stop_at_end:   # benchmarks turn this off to time exactly max_new_tokens steps
                 finished = finished | torch.tensor([int(t) in stops for t in chosen.tolist()])
             if bool(finished.all()) or step == max_new_tokens - 1:
