@@ -461,9 +461,11 @@ def spin_note(lones: dict[str, Lone], results: list[SceneResult]) -> str:
 
 
 def alone_inflated(lone: Lone, scene: SceneResult) -> bool:
-    """A lone call cost the server over 3x the CPU of a call in this crowd of different requests (see spin_note;
-    a crowd of identical requests computes once, so its calls are meant to cost less)."""
-    return (scene.scene.endswith("-seeds")
+    """Lone calls kept over 1.5 cores busy and cost the server over 3x the CPU of a call in this crowd of
+    different requests (see spin_note). Either alone is no sign: a crowd that batches its requests is meant to
+    cost less per call, and a large product may keep every core busy."""
+    cores = statistics.median(lone.server_cpu_s) / statistics.median(lone.seconds)
+    return (scene.scene.endswith("-seeds") and cores > 1.5
             and statistics.median(lone.server_cpu_s) > 3 * scene.server_cpu_s / scene.users)   # False when nan
 
 
