@@ -173,7 +173,7 @@ def preview_note(loaded, preview: str, seconds: float) -> str:
     else:
         what = (f"a latent-to-RGB matrix fitted to this VAE, explaining {100 * linear_preview(loaded).r2:.0f}% of "
                 "its pixel variance: approximate")
-    return f"Previews: {what} ({seconds:.2f} s of decoding in all)."
+    return f"Previews: {what} ({seconds:.2f} s of decoding in all, on a second thread while the U-Net ran the next step)."
 
 
 def failure_status(error: Exception) -> str:
