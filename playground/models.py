@@ -113,22 +113,26 @@ def _load_model(source: ModelSource, device: str, attn_implementation: str | Non
     return loaded, size
 
 
-SMALL_BATCH_ROWS = 64
+SMALL_BATCH_ROWS = 4
 
 
 @contextlib.contextmanager
-def small_batch_linear(device: str) -> Iterator[None]:
+def small_batch_linear(device: str, rows: int | None = None) -> Iterator[None]:
     """Within this block (and only in this thread), linear layers on the CPU compute W @ x.T instead of
-    x @ W.T when x has at most 64 rows; elsewhere, and on a GPU, nothing changes.
+    x @ W.T when x has at most SMALL_BATCH_ROWS rows; elsewhere, and on a GPU, nothing changes. A loop that
+    knows its batch passes `rows`: above SMALL_BATCH_ROWS the block changes nothing at all.
 
     Why: a decoding step multiplies a handful of rows (one per strategy or sample) by each weight matrix,
-    and on the CPU torch's x @ W.T kernel for 2-64 rows is 2-3x slower than the same product written as
+    and on the CPU torch's x @ W.T kernel for a few rows is 2-3x slower than the same product written as
     W @ x.T (measured on a 2-core AMD EPYC with torch 2.13's MKL: SmolLM2's 49152 x 576 output head takes
     24 ms for 4 rows one way, 8 ms the other). Same maths, another summation order: rounding-level
-    differences (SmolLM2's logits move by up to 6e-5). The Sampling tab's decoding loop runs inside it;
-    PLAYGROUND_CPU_DECODING_SPEEDUP=0 turns it off; benchmarks/sampling_bench.py measures it. It is a
-    torch function mode, not a change to the model: the Attention tab, on the same cached model, never
-    sees it.
+    differences (SmolLM2's logits move by up to 6e-5). For more rows it costs more than it saves: it is a
+    torch function mode, so every operation of the loop passes through a Python call (SmolLM2, 24 tokens,
+    best of 3: 2 rows 3.37 s with it, 3.61 s without; 8 rows 4.30-4.90 s against 3.20-3.51 s; 16 rows 5.29-
+    6.18 s against 3.88-4.75 s), and a class's batch of 16 users has 17 rows. The Sampling tab's decoding
+    loop and beam search run inside it; PLAYGROUND_CPU_DECODING_SPEEDUP=0 turns it off;
+    benchmarks/sampling_bench.py measures it. Not a change to the model: the Attention tab, on the same
+    cached model, never sees it.
 
         >>> import torch
         >>> layer = torch.nn.Linear(576, 49152)
@@ -138,7 +142,7 @@ def small_batch_linear(device: str) -> Iterator[None]:
         >>> torch.allclose(y, layer(x), atol=1e-4)
         True
     """
-    if device != "cpu" or not current().cpu_decoding_speedup:
+    if device != "cpu" or not current().cpu_decoding_speedup or (rows is not None and rows > SMALL_BATCH_ROWS):
         yield
         return
     with _small_batch_mode()():

@@ -80,6 +80,8 @@ def test_the_cpu_decoding_speed_up_keeps_the_maths_and_stays_inside_its_block(mo
         assert seen == []                                          # and after it, F.linear again
         with small_batch_linear("cuda"):                          # other devices: nothing changes
             model(few)
+        with small_batch_linear("cpu", rows=SMALL_BATCH_ROWS + 1):  # a loop over a bigger batch: nothing either
+            model(few)
         assert seen == []
     monkeypatch.setenv("PLAYGROUND_CPU_DECODING_SPEEDUP", "0")
     with torch.no_grad(), small_batch_linear("cpu"):

@@ -55,7 +55,7 @@ def beam_search(lm: Any, prompt_ids: Sequence[int], num_beams: int, max_new_toke
     model = lm.model
     ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=lm.device)
     stops = end_tokens(model, lm.tokenizer)
-    with torch.inference_mode(), small_batch_linear(lm.device):
+    with torch.inference_mode(), small_batch_linear(lm.device, num_beams):
         output = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=num_beams,
                                 max_new_tokens=max_new_tokens, logits_processor=LogitsProcessorList([recorder]),
                                 stopping_criteria=StoppingCriteriaList([Stopped()]),

@@ -71,7 +71,7 @@ def decode_rows(lm: Any, prompt_ids: Sequence[int], rows: Sequence[Row], max_new
     pad = next(iter(stops), 0)
     decode = memo_decoder(lm.tokenizer)
 
-    with torch.inference_mode(), small_batch_linear(device):
+    with torch.inference_mode(), small_batch_linear(device, batch):
         ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
         out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
         cache = out.past_key_values
@@ -82,14 +82,14 @@ def decode_rows(lm: Any, prompt_ids: Sequence[int], rows: Sequence[Row], max_new
     for step in range(max_new_tokens):
         # Gradio may resume this generator on another worker thread, and inference mode (like the function
         # mode of small_batch_linear) is per thread: each stretch of work between two yields enters it afresh.
-        with torch.inference_mode(), small_batch_linear(device):
+        with torch.inference_mode(), small_batch_linear(device, batch):
             chosen, logprobs, details = _choose(logits, history, rows, stage_lists, generators, groups, step,
                                                 record, top, decode)
             chosen = torch.where(finished, torch.full_like(chosen, -1), chosen)
             result = StepBatch(step, chosen.cpu().numpy(), logprobs.cpu().numpy(),
                                tuple(None if finished[r] else details[r] for r in range(batch)))
         yield result
-        with torch.inference_mode(), small_batch_linear(device):
+        with torch.inference_mode(), small_batch_linear(device, batch):
             if stop_at_end:   # benchmarks turn this off to time exactly max_new_tokens steps
                 finished = finished | torch.tensor([int(t) in stops for t in chosen.tolist()])
             if bool(finished.all()) or step == max_new_tokens - 1:
