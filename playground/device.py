@@ -61,25 +61,6 @@ def configured_threads() -> int:
     return current().torch_threads or torch.get_num_threads()
 
 
-def threads_for(work: int, small: int) -> int:
-    """Intra-op threads for one call of `work` units (rows, or rows x positions): one while work <= small,
-    else configured_threads().
-
-    Why: app.py sets OMP_WAIT_POLICY=PASSIVE, so torch's extra threads sleep between two operations and are
-    woken for the next one; on small operations the waking costs more than the second core gives. Measured on
-    the 2-core machine: tiny-shapes-sd's U-Net on 2 rows 29 ms on one thread, 78 ms on two, on 32 rows
-    187 ms against 157 ms. Each caller says where its own crossing lies (playground.diffusion.loop). Results
-    can round differently on another count, so a caller whose batches must match lone runs picks the count
-    from what does not change with the batch.
-
-        >>> threads_for(2, small=16)
-        1
-        >>> threads_for(32, small=16) == configured_threads()
-        True
-    """
-    return 1 if work <= small else configured_threads()
-
-
 @contextlib.contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     """torch on `count` intra-op threads inside the block, in this thread only (torch keeps the count per

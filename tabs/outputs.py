@@ -113,8 +113,8 @@ def _sweep(now: float | None = None) -> None:
         if now - _swept[0] < 60:
             return
         _swept[0] = now
-    for kind in ("images", "exports"):
-        for entry in (OUTPUTS / kind).glob("*"):
+    for folder in (IMAGES, OUTPUTS / "exports"):
+        for entry in folder.glob("*"):
             try:
                 if now - entry.stat().st_mtime > KEEP_SECONDS:
                     shutil.rmtree(entry, ignore_errors=True)

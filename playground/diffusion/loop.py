@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from playground.device import threads_for, torch_threads
+from playground.device import configured_threads, torch_threads
 from playground.diffusion.attention import attention_maps, prompt_tokens
 from playground.diffusion.previews import previewer, resolve_preview
 from playground.diffusion.records import (Denoised, DenoiseSettings, DenoisingStep, GuidanceExplained,
@@ -46,7 +46,9 @@ __all__ = ["denoise", "denoise_rows", "batch_key", "generate", "collect", "split
 TOKENIZING = threading.Lock()
 
 # Up to this many latent positions per image a run computes on one torch thread, above on torch's threads
-# (playground.device.threads_for). The count depends on the image size, never on how many runs share the batch:
+# (playground.device.configured_threads). app.py sets OMP_WAIT_POLICY=PASSIVE, so torch's extra threads sleep
+# between two operations and are woken for the next one; on small operations the waking costs more than the
+# second core gives. The count depends on the image size, never on how many runs share the batch:
 # convolutions round differently on one thread and on two (diffusers' own pipeline, tiny-shapes-sd, DDIM: one
 # pixel off by one), and a run in a class's batch must give its lone run's pixels. Measured on the 2-core CPU,
 # tiny-shapes-sd (16 x 16 latents), one thread against two: a lone 20-step run 0.73 s vs 1.59 s; 16 runs in one
@@ -235,7 +237,7 @@ def run_threads(loaded: LoadedPipeline, height: int, width: int) -> int:
         1
     """
     factor = loaded.pipe.vae_scale_factor
-    return threads_for((height // factor) * (width // factor), small=SMALL_LATENTS)
+    return 1 if (height // factor) * (width // factor) <= SMALL_LATENTS else configured_threads()
 
 
 def _previews(preview, vp, x0, eps, with_x_t: bool = True) -> list[tuple]:

@@ -15,17 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.device import torch_threads
 from playground.families.data import PLANE
 
 HIDDEN = 128
-
-
-def one_thread():
-    """Run torch on one thread inside the block. These models are so small that a second thread only waits for
-    the first; on a busy shared machine the waiting dominates (a 256 x 128 by 128 x 128 product measured 25 ms on
-    two threads against 1.3 ms on one, at a load of 16 on 2 cores). See playground.device.torch_threads."""
-    return torch_threads(1)
 
 
 def generator(seed: int, stream: int) -> torch.Generator:
