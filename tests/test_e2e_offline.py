@@ -43,6 +43,9 @@ def _open(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#pg-header", timeout=60_000)
     page.wait_for_selector("#tok-text textarea", timeout=60_000)     # the first tab has rendered too
+    # the page's load script has restored the toggles (it marks both aria-pressed): a toggle pressed before it
+    # runs is undone by it (a busy machine ran it after the test's key press)
+    page.wait_for_selector("#pg-dark-toggle[aria-pressed]", state="attached", timeout=60_000)
 
 
 def _font_size(page, selector: str) -> float:
