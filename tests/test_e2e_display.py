@@ -130,6 +130,25 @@ def test_projector_mode_enlarges_a_chart_without_squeezing_its_plot_area(page, a
     assert rendered_height(page, area) >= 1.35 * before, (before, rendered_height(page, area))
 
 
+@pytest.mark.parametrize("mode", ["light", "projector from the link", "projector toggled"])
+def test_a_charts_hover_label_names_the_point_under_the_mouse(page, app_url, mode):
+    """Plotly maps the mouse through CSS transforms, not zoom: in projector mode the mouse on step 7 of the noise
+    schedule showed step 10's label until the chart was scaled by a transform (assets/style.css)."""
+    page.goto(app_url + "?__theme=light&tab=diffusion" + ("&projector=1" if mode.endswith("link") else ""))
+    point = "#diff-plot .scatterlayer .trace:first-child .points path:nth-child(7)"    # sigma at step 7 (first)
+    page.wait_for_selector(point, timeout=60_000)
+    if mode.endswith("toggled"):
+        page.wait_for_selector("#pg-projector-toggle[aria-pressed]", timeout=30_000)   # the toggles are restored
+        page.click("#pg-projector-toggle")
+    page.wait_for_timeout(1000)
+    page.locator("#diff-plot").scroll_into_view_if_needed()
+    box = page.locator(point).first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    label = page.locator("#diff-plot .hoverlayer .hovertext")
+    label.first.wait_for(timeout=10_000)
+    assert "(7, " in label.first.text_content(), label.first.text_content()     # (step, sigma) t = ...
+
+
 def test_every_text_has_aa_contrast_in_light_dark_and_projector_mode(page):
     for tab_id in RUNS:
         run_tab(page, tab_id)
