@@ -88,7 +88,7 @@ def compare_note(pair: Comparison, layer: int, head: int) -> str:
                 f"{pair.second.num_tokens}, or “{word}” sits at different positions, so the maps can't be "
                 f"subtracted position by position; shown side by side at {where}.</div>")
     if pair.first_difference is None:
-        return (f'<div class="pg-note" id="att-compare-summary">A and B give the same tokens: nothing to '
+        return ('<div class="pg-note" id="att-compare-summary">A and B give the same tokens: nothing to '
                 "compare. Change a word of one of them.</div>")
     changed = escape(visible(first.tokens[pair.first_difference]))
     other = escape(visible(pair.second.tokens[pair.first_difference]))

@@ -3,7 +3,8 @@ data, side by side; and the latent space of images through tiny-shapes-sd's VAE.
 
 The handlers adapt the inputs, call playground.families and format what comes back (Plotly figures from
 tabs/families_figures.py, escaped HTML). Play streams frames from a generator; Pause cancels it; the model in
-training lives in the browser session's gr.State, never shared between users.
+training lives in the browser session's gr.State, never shared between users. Its drawing pad, side by side and
+latent space of images are modules of their own: tabs/families_pad.py, families_compare.py, families_latent.py.
 
     >>> config = read_config("gan", "ring8", "", 0, 0, "normal", *[None] * len(SETTING_KEYS))
     >>> config.family, config.until, config.train_settings["loss"], config.per_frame
@@ -20,11 +21,11 @@ import gradio as gr
 import numpy as np
 
 from playground.families import (DATASETS, DEFAULT_STEPS, DRAWN, FAMILIES, FAMILY_TITLES, MAX_STEPS, PRESETS,
-                                 SETTINGS, Run, baseline, check_seed, check_settings, check_steps, dataset_from,
-                                 make_dataset, parse_points, play, train_all, train_family)
-from tabs import families_latent
+                                 SETTINGS, Run, check_seed, check_settings, check_steps, make_dataset, parse_points,
+                                 play, train_family)
+from tabs import families_compare, families_latent, families_pad
 from tabs.common import Controls, escape, heavy_events, friendly_errors
-from tabs.families_figures import charts, compare_figure, look_of, picture
+from tabs.families_figures import charts, look_of, picture
 
 SPEEDS = {"slow motion": 1, "normal": 20, "fast": 100}      # training steps per frame
 LIVE_CONCURRENCY = 16           # Play bursts and Steps running at once, across all users (each is short)
@@ -234,53 +235,6 @@ def decode_handler(z_text, *args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Side by side
-
-
-def _table(rows: list[tuple[str, object]], base, until: int) -> str:
-    header = ("<tr><th>family</th><th>modes covered</th><th>samples in a mode</th><th>energy distance</th>"
-              "<th>log-likelihood (nats per point)</th><th>training</th><th>1,000 samples</th></tr>")
-    body = []
-    for title, result in rows:
-        modes = "–" if result.num_modes is None else f"{result.modes_covered} of {result.num_modes}"
-        share = "–" if result.in_modes is None else f"{100 * result.in_modes:.0f}%"
-        likelihood = ("none (a GAN has no density)" if result.log_likelihood is None else
-                      f"{result.log_likelihood:.2f} ({'exact' if result.likelihood_kind == 'exact' else 'a lower bound'})")
-        body.append(f"<tr><td>{escape(title)}</td><td>{modes}</td><td>{share}</td>"
-                    f"<td>{result.energy_distance:.4f} ({result.energy_distance / base.energy_distance:.2f}× "
-                    f"a Gaussian's)</td><td>{likelihood}</td><td>{result.train_seconds:.1f} s</td>"
-                    f"<td>{1000 * result.sample_seconds_per_1000:.0f} ms</td></tr>")
-    body.append(f"<tr class='fam-baseline'><td>a plain Gaussian (the data's mean and covariance)</td><td>–</td><td>–</td>"
-                f"<td>{base.energy_distance:.4f}</td><td>{base.log_likelihood:.2f} (exact)</td><td>–</td><td>–</td></tr>")
-    body.append(f"<tr class='fam-baseline'><td>the data itself (another 1,000 points)</td><td>–</td><td>–</td>"
-                f"<td>{base.data_energy_distance:.4f}</td><td>–</td><td>–</td><td>–</td></tr>")
-    return (f"<table class='pg-summary fam-table' id='fam-compare-table-inner'>{header}{''.join(body)}</table>"
-            f"<p class='fam-note'>Each family trained {until:,} steps (its own default when 0) with its default settings "
-            "and the same seed; samples and measurements against 1,000 held-out points. Energy distance: 0 when two "
-            "distributions are equal. Modes: a sample counts for a mode within 3 standard deviations of its centre; a "
-            "mode is covered when it holds at least 20% of its fair share.</p>")
-
-
-@friendly_errors
-def compare_handler(dataset, points, steps, seed, display, progress=gr.Progress()):
-    """Every family on the same data, one after another; the table grows as each finishes."""
-    seed = check_seed(0 if seed is None else seed)
-    steps = check_steps(steps, "gan") if steps else 0
-    data = dataset_from(points, seed) if dataset == DRAWN else make_dataset(dataset, seed) if dataset in DATASETS \
-        else dataset_from(dataset, seed)
-    base = baseline(data, seed)
-    look = look_of(display)
-    rows, results = [], []
-    trained = train_all(data, steps, seed)
-    for index, family in enumerate(FAMILIES):
-        progress(index / len(FAMILIES), desc=f"Training the {FAMILY_TITLES[family]}")
-        result = next(trained)
-        results.append((FAMILY_TITLES[family], result))
-        rows = [("plain Gaussian", base.samples)] + [(title, r.samples) for title, r in results]
-        yield _table(results, base, steps or DEFAULT_STEPS[family]), compare_figure(rows, data.heldout, look)
-
-
-# ---------------------------------------------------------------------------------------------
 # The API
 
 
@@ -311,50 +265,6 @@ def train_family_api(family: str, dataset: str, steps: int, seed: int, settings:
 # ---------------------------------------------------------------------------------------------
 # Layout
 
-PAD_HTML = ("<div class='fam-pad-wrap'><svg class='fam-pad' viewBox='-3 -3 6 6' role='img' "
-            "aria-label='Drawing pad: click or drag to add points'><g class='fam-pad-grid'>"
-            + "".join(f"<line{' class=fam-axis' if v == 0 else ''} x1='{v}' y1='-3' x2='{v}' y2='3'></line>"
-                      f"<line{' class=fam-axis' if v == 0 else ''} x1='-3' y1='{v}' x2='3' y2='{v}'></line>"
-                      for v in range(-2, 3))
-            + "</g><g class='fam-pad-points'></g></svg><p class='fam-note'>Click or drag in the square (the plane, −3 to 3 "
-            "on each axis, y up) to add points; they go into the box beside it as x,y lines and the data set becomes "
-            "your points. Or paste CSV there.</p></div>")
-PAD_JS = """
-const svg = element.querySelector("svg.fam-pad");
-const layer = element.querySelector(".fam-pad-points");
-const box = () => document.querySelector("#fam-points textarea");
-let shown = null, drawing = false, last = null;
-const parse = (text) => text.split("\\n").map((line) => line.split(/[,;\\s]+/).filter(Boolean).map(Number))
-  .filter((p) => p.length === 2 && p.every(Number.isFinite));
-const redraw = () => {
-  const b = box();
-  if (!b || b.value === shown) return;
-  shown = b.value;
-  layer.innerHTML = parse(shown).slice(0, 5000).map(([x, y]) => `<circle cx="${x}" cy="${-y}" r="0.06"></circle>`).join("");
-};
-const toPlane = (event) => {
-  const p = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
-  return [Math.max(-3, Math.min(3, p.x)), Math.max(-3, Math.min(3, -p.y))];
-};
-const add = ([x, y]) => {
-  const b = box();
-  if (!b) return;
-  const line = `${x.toFixed(2)},${y.toFixed(2)}`;
-  b.value = b.value.trim() ? b.value.replace(/\\s*$/, "") + "\\n" + line : line;
-  b.dispatchEvent(new Event("input", {bubbles: true}));
-  document.getElementById("fam-drawn")?.click();   // the data set becomes the drawn points
-  redraw();
-};
-svg.addEventListener("pointerdown", (event) => { drawing = true; last = toPlane(event); add(last);
-                                                 svg.setPointerCapture(event.pointerId); });
-svg.addEventListener("pointermove", (event) => {
-  if (!drawing) return;
-  const p = toPlane(event);
-  if (Math.hypot(p[0] - last[0], p[1] - last[1]) >= 0.15) { last = p; add(p); }
-});
-svg.addEventListener("pointerup", () => { drawing = false; });
-setInterval(redraw, 400);
-"""
 HOOK_JS = """
 // The VAE's latent plane: a click anywhere on it (an invisible heatmap catches it) decodes that point.
 setInterval(() => {
@@ -452,30 +362,14 @@ def build() -> Controls:
             status = gr.Markdown("Press **Play** to train the chosen family.", elem_id="fam-status")
             picture_plot = gr.Plot(show_label=False, elem_id="fam-picture")
             charts_plot = gr.Plot(show_label=False, elem_id="fam-charts")
-    with gr.Accordion("Your own points: draw or paste", open=False, elem_id="fam-draw"):
-        with gr.Row():
-            gr.HTML(PAD_HTML, js_on_load=PAD_JS, elem_id="fam-pad")
-            with gr.Column():
-                points = gr.Textbox(label="Points (x,y per line)", lines=8, max_lines=14, elem_id="fam-points",
-                                    info="At least 3, at most 10,000; each becomes the centre of a small Gaussian")
-                clear = gr.Button("Clear the points", elem_id="fam-clear")
-    with gr.Accordion("Side by side: every family on the same data", open=False, elem_id="fam-compare-section"):
-        gr.Markdown("The data set and seed above; each family with its default settings and the same number of "
-                    "steps, one after another, measured the same way.")
-        with gr.Row():
-            compare_steps = gr.Number(0, label="Training steps for each family", precision=0, minimum=0,
-                                      maximum=MAX_STEPS, elem_id="fam-compare-steps",
-                                      info="0: each family's default")
-            compare_button = gr.Button("Train all five", elem_id="fam-compare")
-        table = gr.HTML(elem_id="fam-compare-table")
-        compare_plot = gr.Plot(show_label=False, elem_id="fam-compare-plot")
     display = gr.Textbox(visible=False)                  # the page's look, for figures (DISPLAY_JS)
     live = {"api_visibility": "private", "js": DISPLAY_JS}
+    points = families_pad.build(dataset)
+    compare_steps = families_compare.build(dataset, points, seed, display, live, heavy)
     latent_inputs = families_latent.build(display, live, heavy)
     state = gr.State(None, time_to_live=3600)
     more = gr.Textbox(visible=False)                     # "more <step>" after a burst with steps left, else "done"
     play_next = gr.Button("next burst", elem_id="fam-play-next", elem_classes="pg-hidden")
-    drawn = gr.Button("points drawn", elem_id="fam-drawn", elem_classes="pg-hidden")
 
     train_inputs = [family, dataset, points, steps, seed, speed, *settings]
     frame_outputs_ = [picture_plot, charts_plot, status, state]
@@ -500,18 +394,12 @@ def build() -> Controls:
     z_box.submit(decode_handler, [z_box] + train_inputs + [state, display], frame_outputs_, **live)
     family.change(lambda chosen: [gr.update(visible=name == chosen) for name in FAMILIES], family,
                   [groups[name] for name in FAMILIES], api_visibility="private", queue=False)
-    points.input(lambda text: DRAWN if str(text or "").strip() else gr.skip(), points, dataset,
-                 api_visibility="private", queue=False)
-    drawn.click(lambda: DRAWN, None, dataset, api_visibility="private", queue=False)
-    clear.click(lambda: "", None, points, api_visibility="private", queue=False)
     gan_components = [inputs[link_key("gan", setting.key)] for setting in SETTINGS["gan"]]
     preset = PRESETS["gan"]["mode_collapse"]
     collapse.click(lambda: [preset.get(s.key, s.default) for s in SETTINGS["gan"]], None, gan_components,
                    api_visibility="private", queue=False)
     gan_defaults.click(lambda: [s.default for s in SETTINGS["gan"]], None, gan_components, api_visibility="private",
                        queue=False)
-    compare_button.click(compare_handler, [dataset, points, compare_steps, seed, display], [table, compare_plot],
-                         **live, **heavy)
     gr.api(train_family_api, api_name="train_family", **heavy)
     inputs = {"family": family, "dataset": dataset, "points": points, "steps": steps, "seed": seed, "speed": speed,
               **inputs, "compare_steps": compare_steps, **latent_inputs}

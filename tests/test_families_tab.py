@@ -8,6 +8,7 @@ import pytest
 
 from playground.families import FAMILIES, SETTINGS, Run, make_dataset
 from tabs import families as tab
+from tabs import families_compare
 from tabs.families_figures import charts, compare_figure, look_of, picture
 
 DEFAULTS = [None] * len(tab.SETTING_KEYS)
@@ -141,7 +142,7 @@ def test_api_bad_input_messages_name_the_input(args, message):
 
 
 def test_side_by_side_fills_a_row_per_family_then_the_baselines():
-    *_, (table, figure) = list(tab.compare_handler("ring8", "", 20, 0, ""))
+    *_, (table, figure) = list(families_compare.compare_handler("ring8", "", 20, 0, ""))
     for title in ("GAN", "VAE", "Normalizing flow", "Diffusion", "Autoregressive", "a plain Gaussian",
                   "the data itself"):
         assert title in table
