@@ -1,11 +1,13 @@
 """The Diffusion tab: Stable Diffusion's denoising loop, one step at a time.
 
-The handlers adapt the inputs, call playground.diffusion and format what comes back with tabs/diffusion_views.py
-(figures, escaped HTML) and tabs/outputs.py (pictures as files). The run handler streams a preview per step;
-Stop cancels it.
+The handlers adapt the inputs (tabs/diffusion_inputs.py), call playground.diffusion and format what comes back
+with tabs/diffusion_views.py (figures, escaped HTML) and tabs/outputs.py (pictures as files). The run handler
+streams a preview per step; Stop cancels it. The filmstrips and the forward diffusion are modules of their own
+(tabs/diffusion_filmstrips.py, diffusion_forward.py).
 
-    >>> _settings("a red circle", 20, 5, 7, "DDIM", "").guidance_scale
-    5.0
+    >>> outputs = _outputs(status="Starting…")          # one value per output; the rest stay as they are
+    >>> outputs[RUN_OUTPUTS.index("status")], len(outputs) == len(RUN_OUTPUTS)
+    ('Starting…', True)
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ import gradio as gr
 import numpy as np
 
 from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, SCHEDULERS, DenoiseSettings, Denoised,
-                                  DenoisingStep, PreviewOptions, denoise_together, export_filmstrip_gif, export_gif,
-                                  export_grid_png, filmstrip, forward_diffusion, generate_together, grid_image,
-                                  load_image, load_pipeline, noise_schedule, preview_options, resolve_preview)
+                                  DenoisingStep, PreviewOptions, denoise_together, export_gif, generate_together,
+                                  grid_image, load_pipeline, noise_schedule, preview_options, resolve_preview)
 from playground.gpu import gpu_task
+from tabs import diffusion_filmstrips, diffusion_forward
 from tabs.common import Controls, crowd_events, escape, friendly_errors, heavy_events, progress_callback
-from tabs.diffusion_views import (attention_html, attention_note, failure_status, filmstrip_html, forward_html,
-                                  guidance_html, preview_info, preview_note, scaled, schedule_figure, step_caption)
+from tabs.diffusion_inputs import read_settings
+from tabs.diffusion_views import (attention_html, attention_note, failure_status, guidance_html, preview_info,
+                                  preview_note, scaled, schedule_figure, step_caption)
 from tabs.outputs import export_folder, image_file, save_atomically, write_atomically
 from tabs.share import click_js
 
-EXAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "assets" / "examples" / "diffusion"
 SCHEDULER_NAMES = list(SCHEDULERS)
 PLOT_EVERY_SECONDS = 1.0
 SHOW_EVERY_SECONDS = 0.15   # at most about seven streamed updates a second (every step is kept for the scrubber)
@@ -41,13 +43,6 @@ def model_choices() -> list[tuple[str, str]]:
     trained = (EMBEDDED_PIPELINES[DEFAULT_PIPELINE] / "model_index.json").is_file()
     label = "tiny-shapes-sd (embedded)" if trained else "tiny-shapes-sd (embedded; not trained yet)"
     return [(label, DEFAULT_PIPELINE)]
-
-
-def example_choices() -> list[tuple[str, str]]:
-    """Forward-diffusion examples (scripts/make_diffusion_examples.py), shown by their captions; the default
-    prompt's scene first."""
-    found = [(path.stem.replace("-", " "), path.name) for path in sorted(EXAMPLE_IMAGES.glob("*.png"))]
-    return sorted(found, key=lambda choice: choice[0] != PROMPT)
 
 
 def default_preview_options() -> PreviewOptions:
@@ -66,42 +61,6 @@ class RecordedRun:
     timesteps: np.ndarray              # (steps,) the scheduler's t
     sigmas: np.ndarray                 # (steps,)
     alpha_bars: np.ndarray             # (steps,)
-
-
-def _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size=None, preview=None,
-              every=1, show_noise=False, guidance_step=None, attention_step=None) -> DenoiseSettings:
-    def number(value, label, whole=True):
-        """A number from the page or the API (which may send anything); empty means the default."""
-        if value is None or value == "":
-            return None
-        try:
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise TypeError
-            parsed = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{label} must be a number, got {str(value)[:40]!r}.") from None
-        if not np.isfinite(parsed) or (whole and not parsed.is_integer()):
-            kind = "a whole number" if whole else "a finite number"
-            raise ValueError(f"{label} must be {kind}, got {str(value)[:40]!r}.")
-        return int(parsed) if whole else parsed
-
-    def text(value, label):
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise ValueError(f"{label} must be text, got {str(value)[:40]!r}.")
-        return value
-
-    guidance = number(guidance_scale, "guidance scale", whole=False)
-    guidance_at, attention_at = number(guidance_step, "guidance step"), number(attention_step, "attention step")
-    return DenoiseSettings(
-        prompt=text(prompt, "prompt"), negative_prompt=text(negative_prompt, "negative prompt"),
-        steps=number(steps, "steps"), guidance_scale=7.5 if guidance is None else guidance,
-        seed=number(seed, "seed") or 0, scheduler=text(scheduler, "scheduler"),
-        height=number(size, "image size") or None, width=number(size, "image size") or None, preview=preview or None,
-        preview_every=number(every, "preview every") or 1, show_noise=bool(show_noise),
-        guidance_step=None if guidance_at is None else guidance_at - 1,
-        attention_step=None if attention_at is None else attention_at - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,7 +100,7 @@ def clear_run(show_noise):
 
 def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
          guidance_step, attention_step, attention_resolution, progress):
-    settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview,
+    settings = read_settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview,
                          every, show_noise, guidance_step, attention_step)
     if attention_resolution:
         settings = DenoiseSettings(**{**settings.__dict__, "attention_resolution": int(attention_resolution)})
@@ -194,7 +153,7 @@ def denoise_api(prompt: str, model: str, steps: int, guidance_scale: float, seed
     """The API: (final image, per-step predicted-x0 previews, timesteps), in the model's own pixels; the previews
     through the model's default decoder (tiny-shapes-sd: its VAE, so the last one is the final image)."""
     # the API returns x0 previews only: leaving out the x_t ones saves a third of the VAE's work
-    settings = replace(_settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt), show_x_t=False)
+    settings = replace(read_settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt), show_x_t=False)
     loaded = load_pipeline(model, progress_callback(progress))
     steps_out, result = generate_together(loaded, settings)
     # files written whole before anyone reads them (tabs/outputs.py): a class asking at once gets whole PNGs
@@ -250,47 +209,6 @@ def export_run(record: RecordedRun | None):
     Image.fromarray(grid_image(grid, ["x_t", "x0"], labels)).save(buffer, format="PNG")
     png = write_atomically(folder / "denoising-grid.png", buffer.getvalue())
     return [str(gif), str(png)]
-
-
-def _parse_values(vary: str, text: str) -> list:
-    parts = [part.strip() for part in (text or "").replace(";", ",").split(",") if part.strip()]
-    if vary == "scheduler":
-        return parts
-    try:
-        return [float(p) if vary == "guidance" else int(p) for p in parts]
-    except ValueError:
-        kind = "numbers such as 1, 3, 7.5" if vary == "guidance" else "whole numbers such as 0, 1, 2"
-        raise ValueError(f"{vary} values must be {kind}; got {text!r}.") from None
-
-
-@gpu_task
-@friendly_errors
-def compare(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, vary, values,
-            columns, progress=gr.Progress(track_tqdm=True)):
-    """A filmstrip across guidance values, schedulers or seeds, with its PNG and GIF."""
-    settings = _settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview)
-    loaded = load_pipeline(model, progress_callback(progress))
-    strip = filmstrip(loaded, settings, vary, _parse_values(vary, values), int(columns), progress_callback(progress))
-    folder = export_folder("filmstrip")
-    png = save_atomically(folder / f"filmstrip-{vary}.png", lambda scratch: export_grid_png(strip, scratch))
-    gif = save_atomically(folder / f"filmstrip-{vary}.gif", lambda scratch: export_filmstrip_gif(strip, scratch))
-    return filmstrip_html(strip), [str(png), str(gif)]
-
-
-@gpu_task
-@friendly_errors
-def noise_image_forward(upload, example, timesteps_text, seed, model, preview, progress=gr.Progress(track_tqdm=True)):
-    """q(x_t | x0) at the chosen timesteps, as pictures."""
-    source = upload if upload else (EXAMPLE_IMAGES / example if example else None)
-    if source is None:
-        raise ValueError("pick an example image or upload one.")
-    image = load_image(source)  # before loading a model: a bad upload is refused at once
-    try:
-        timesteps = [int(part) for part in str(timesteps_text).replace(";", ",").split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(f"timesteps must be whole numbers such as 0, 250, 500, 999; got {timesteps_text!r}.") from None
-    loaded = load_pipeline(model, progress_callback(progress))
-    return forward_html(forward_diffusion(loaded, image, timesteps, int(seed or 0), preview or "vae"))
 
 
 def update_schedule(model, scheduler, steps):
@@ -432,35 +350,12 @@ def build() -> Controls:
         timesteps_json = gr.JSON(label="Timesteps", elem_id="diff-timesteps")
         export_button = gr.Button("Export GIF and PNG grid", elem_id="diff-export")
         export_files = gr.File(label="Exports", file_count="multiple", elem_id="diff-export-files")
-    with gr.Accordion("Comparisons (filmstrips)", open=False):
-        with gr.Row():
-            vary = gr.Radio(["guidance", "scheduler", "seed"], value="guidance", label="Vary",
-                            elem_id="diff-vary")
-            values = gr.Textbox("1, 3, 7.5", label="Values", elem_id="diff-values",
-                                info="Comma-separated: guidance scales, scheduler names, or seeds")
-            columns = gr.Number(6, label="Steps shown", precision=0, elem_id="diff-columns",
-                                info="Evenly spaced, the final image last")
-            compare_button = gr.Button("Make filmstrip", elem_id="diff-compare")
-        strip_view = gr.HTML(elem_id="diff-strip", elem_classes="pg-diff-view")
-        strip_files = gr.File(label="Filmstrip PNG and GIF", file_count="multiple", elem_id="diff-strip-files")
-    with gr.Accordion("Forward diffusion: noising an image", open=False):
-        gr.Markdown("q(x_t | x0) = N(√ᾱ_t · x0, (1 − ᾱ_t) · I): the image is encoded by the VAE, noised in latent "
-                    "space at the chosen timesteps under the model's schedule, and decoded again. The examples are "
-                    "drawn by the renderer tiny-shapes-sd was trained on.")
-        with gr.Row():
-            choices = example_choices()
-            example = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Example image",
-                                  elem_id="diff-fwd-example", scale=2)
-            upload = gr.File(label="Or upload an image", file_types=["image"], type="filepath",
-                             elem_id="diff-fwd-upload")
-            fwd_steps = gr.Textbox("0, 100, 250, 500, 750, 999", label="Timesteps", elem_id="diff-fwd-steps")
-            fwd_decoder = gr.Radio(options.choices, value="vae", label="Decoder", elem_id="diff-fwd-decoder")
-            fwd_button = gr.Button("Noise it", elem_id="diff-fwd-run")
-        fwd_view = gr.HTML(elem_id="diff-fwd-gallery", elem_classes="pg-diff-view")
+    loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
+    compare_event = diffusion_filmstrips.build(loop_inputs, size, preview, heavy)
+    fwd_decoder = diffusion_forward.build(seed, model, options.choices, PROMPT, heavy)
     state = gr.State(None)
     api_button = gr.Button(visible=False)
 
-    loop_inputs = [prompt, model, steps, guidance, seed, scheduler, negative]
     run_outputs = [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot,
                    scrubber, guidance_view, attention_view, attention_note, export_files]
     run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
@@ -475,15 +370,6 @@ def build() -> Controls:
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")
     export_button.click(export_run, state, export_files, api_visibility="private")
-    # a comparison or a noising first clears the last one, so a failed one leaves nothing that looks like its result
-    compare_event = compare_button.click(
-        lambda: ("", None), None, [strip_view, strip_files], queue=False, show_progress="hidden",
-        api_visibility="private").then(
-        compare, loop_inputs + [size, preview, vary, values, columns], [strip_view, strip_files], api_visibility="private",
-        **heavy)
-    fwd_button.click(lambda: "", None, fwd_view, queue=False, show_progress="hidden", api_visibility="private").then(
-        noise_image_forward, [upload, example, fwd_steps, seed, model, fwd_decoder], fwd_view, api_visibility="private",
-        **heavy)
     stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private").then(
         None, None, [status], js=STOPPED_JS, api_visibility="private")
     show_noise.change(lambda on: gr.update(visible=bool(on)), show_noise, noise_image, api_visibility="private",

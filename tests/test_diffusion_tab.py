@@ -8,6 +8,9 @@ import pytest
 
 from playground.diffusion import PromptTokens
 from tabs import diffusion as tab
+from tabs import diffusion_filmstrips as filmstrips
+from tabs import diffusion_forward as forward
+from tabs.diffusion_inputs import read_settings
 from tabs import diffusion_views as views
 
 
@@ -26,18 +29,18 @@ def test_schedule_figure_marks_the_current_step():
 
 
 def test_settings_from_the_form():
-    settings = tab._settings("p", 20.0, 7.5, 3.0, "DDIM", None, 0, guidance_step=1, attention_step=4)
+    settings = read_settings("p", 20.0, 7.5, 3.0, "DDIM", None, 0, guidance_step=1, attention_step=4)
     assert settings.steps == 20 and settings.seed == 3 and settings.height is None
     assert settings.guidance_step == 0 and settings.attention_step == 3 and settings.negative_prompt == ""
     with pytest.raises(ValueError, match="steps must be a whole number"):
-        tab._settings("p", 2.5, 7.5, 0, "DDIM", "")
+        read_settings("p", 2.5, 7.5, 0, "DDIM", "")
 
 
 def test_comparison_values_are_parsed_or_refused():
-    assert tab._parse_values("guidance", "1, 3; 7.5") == [1.0, 3.0, 7.5]
-    assert tab._parse_values("scheduler", "DDIM, Euler ancestral") == ["DDIM", "Euler ancestral"]
+    assert filmstrips._parse_values("guidance", "1, 3; 7.5") == [1.0, 3.0, 7.5]
+    assert filmstrips._parse_values("scheduler", "DDIM, Euler ancestral") == ["DDIM", "Euler ancestral"]
     with pytest.raises(ValueError, match="whole numbers"):
-        tab._parse_values("seed", "1, two")
+        filmstrips._parse_values("seed", "1, two")
 
 
 def test_exporting_before_a_run_and_non_image_uploads_are_page_messages(tmp_path):
@@ -46,7 +49,7 @@ def test_exporting_before_a_run_and_non_image_uploads_are_page_messages(tmp_path
     text = tmp_path / "essay.png"
     text.write_text("this is not a picture")
     with pytest.raises(gr.Error, match="not an image"):
-        tab.noise_image_forward(str(text), None, "0, 10", 0, "tiny-shapes-sd", "vae")
+        forward.noise_image_forward(str(text), None, "0, 10", 0, "tiny-shapes-sd", "vae")
 
 
 def test_small_images_are_scaled_up_crisply():
@@ -182,10 +185,10 @@ def test_forward_diffusion_examples_are_scenes_from_the_models_world():
 
     from playground import shapes
 
-    choices = tab.example_choices()
+    choices = forward.example_choices(tab.PROMPT)
     assert choices[0][0] == tab.PROMPT and len(choices) >= 3
     for caption, name in choices:
-        image = np.asarray(Image.open(tab.EXAMPLE_IMAGES / name).convert("RGB"))
+        image = np.asarray(Image.open(forward.EXAMPLE_IMAGES / name).convert("RGB"))
         assert image.shape == (64, 64, 3)
         background = caption.rsplit(" on a ", 1)[1].removesuffix(" background")
         assert tuple(image[0, 0]) == shapes.BACKGROUNDS[background], caption

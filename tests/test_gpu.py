@@ -67,7 +67,9 @@ HEAVY = {
     "tabs.attention": ["analyze", "show_head", "pick_from_overview", "show_focus", "show_compare", "show_lens",
                        "show_bertviz", "export", "attention_api"],
     "tabs.sampling": ["generate", "run_stream", "run_samples"],
-    "tabs.diffusion": ["run", "denoise_api", "compare", "noise_image_forward"],
+    "tabs.diffusion": ["run", "denoise_api"],
+    "tabs.diffusion_filmstrips": ["compare"],
+    "tabs.diffusion_forward": ["noise_image_forward"],
 }
 
 

@@ -117,7 +117,7 @@ def test_cross_attention_at_the_default_level_follows_the_colour_words(loaded):
 
 def test_the_forward_diffusion_examples_survive_the_vae_round_trip(loaded):
     """Pictures from the model's own world: at t = 0 the VAE gives them back (the old yellow example: 0.23)."""
-    from tabs.diffusion import EXAMPLE_IMAGES
+    from tabs.diffusion_forward import EXAMPLE_IMAGES
 
     for path in sorted(EXAMPLE_IMAGES.glob("*.png")):
         result = D.forward_diffusion(loaded, str(path), [0], seed=0)
