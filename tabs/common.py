@@ -16,6 +16,7 @@ import html
 import inspect
 import json
 import logging
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -40,6 +41,55 @@ class Controls:
     inputs: dict[str, gr.components.Component]      # lesson / link key -> the component it sets
     snippet: Callable[[dict], list[str]]            # Copy as Python: input values -> lines calling the tab's API
     open_ranges: tuple[str, ...] = field(default=())  # sliders whose maximum the run itself sets (layer, head)
+
+
+class StopButtons:
+    """Stop buttons for runs that stop themselves between steps, per browser session.
+
+    A streaming run that checks here ends at its next step and says where it stopped. Gradio's `cancels` kills
+    the run's task instead, which on a busy server raced the run's last update: the status of a run stopped on
+    purpose showed Gradio's "Error". Runs are numbered by the clicks on their run button, so a Stop reaches the
+    run it was pressed for (even one still waiting in the queue) and never the next one.
+
+        >>> stops = StopButtons()
+        >>> first = stops.click("session a")     # the run button; its run starts and reads latest() == first
+        >>> stops.press("session a")             # Stop
+        >>> stops.pressed("session a", first)
+        True
+        >>> second = stops.click("session a")    # pressed again at once: the old run still stops, the new one goes on
+        >>> stops.pressed("session a", first), stops.pressed("session a", second), stops.latest("session a")
+        (True, False, 2)
+        >>> stops.pressed("session b", stops.latest("session b")), stops.pressed(None, 0)
+        (False, False)
+    """
+
+    def __init__(self) -> None:
+        self._clicks: dict[str, int] = {}       # session -> the number of its latest run
+        self._stopped: dict[str, int] = {}      # session -> every run up to this number is stopped
+        self._lock = threading.Lock()
+
+    def click(self, session: str | None) -> int:
+        if session is None:
+            return 0
+        with self._lock:
+            self._clicks[session] = self._clicks.get(session, 0) + 1
+            return self._clicks[session]
+
+    def latest(self, session: str | None) -> int:
+        return self._clicks.get(session, 0) if session is not None else 0
+
+    def press(self, session: str | None) -> None:
+        if session is not None:
+            with self._lock:
+                self._stopped[session] = self._clicks.get(session, 0)
+
+    def pressed(self, session: str | None, run: int) -> bool:
+        return session is not None and 0 < run <= self._stopped.get(session, 0)
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    """The browser session behind an event (None for a call without one, such as a test's)."""
+    return getattr(request, "session_hash", None)
 
 
 def heavy_events(tab_id: str) -> dict:

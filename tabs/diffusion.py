@@ -25,7 +25,8 @@ from playground.diffusion import (DEFAULT_PIPELINE, EMBEDDED_PIPELINES, SCHEDULE
                                   grid_image, load_pipeline, noise_schedule, preview_options, resolve_preview)
 from playground.gpu import gpu_task
 from tabs import diffusion_filmstrips, diffusion_forward
-from tabs.common import Controls, crowd_events, escape, friendly_errors, heavy_events, progress_callback
+from tabs.common import (Controls, StopButtons, crowd_events, escape, friendly_errors, heavy_events,
+                         progress_callback, session_of)
 from tabs.diffusion_inputs import read_settings
 from tabs.diffusion_views import (attention_html, attention_note, failure_status, guidance_html, preview_info,
                                   preview_note, scaled, schedule_figure, step_caption)
@@ -36,6 +37,7 @@ SCHEDULER_NAMES = list(SCHEDULERS)
 PLOT_EVERY_SECONDS = 1.0
 SHOW_EVERY_SECONDS = 0.15   # at most about seven streamed updates a second (every step is kept for the scrubber)
 PROMPT = "a small red circle above a large blue square on a white background"
+STOPS = StopButtons()       # the Stop buttons pressed, per browser session
 
 
 
@@ -81,25 +83,52 @@ def _outputs(**values) -> tuple:
 @gpu_task
 @friendly_errors
 def run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
-        guidance_step, attention_step, attention_resolution=0, progress=gr.Progress(track_tqdm=True)):
+        guidance_step, attention_step, attention_resolution=0, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True)):
     """Stream the denoising loop: one preview per step, then the final image and the panels. A failed run says
     so in the status (and `clear_run`, pressed before it, has taken the last run's pictures away), so nothing
-    stale looks like its result."""
+    stale looks like its result. Stop (`stop_run`) ends it at its next step, and the status says where."""
     try:
         yield from _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every,
-                        show_noise, guidance_step, attention_step, attention_resolution, progress)
+                        show_noise, guidance_step, attention_step, attention_resolution, session_of(request),
+                        progress)
     except Exception as error:
         yield _outputs(status=failure_status(error))
         raise
 
 
-def clear_run(show_noise):
-    """Before a run: the last run's pictures, panels and exports go, so none of them can pass for the new one's."""
+def clear_run(show_noise, request: gr.Request = None):
+    """Before a run: the last run's pictures, panels and exports go, so none of them can pass for the new one's;
+    the click numbers the run, for Stop (StopButtons)."""
+    STOPS.click(session_of(request))
     return _outputs(**CLEARED, noise=gr.update(value=None, visible=bool(show_noise)), status="Starting…")
 
 
+def stop_run(request: gr.Request = None):
+    """Stop: this browser session's latest run ends at its next step (it checks between steps, see StopButtons)."""
+    STOPS.press(session_of(request))
+
+
+def _step_values(item: DenoisingStep, recorded: list[DenoisingStep], decoder: str) -> dict:
+    """The outputs that show one step: its pictures, its status line and the scrubber at it."""
+    return dict(x_t=_big(item.x_t, "x_t"), x0=_big(item.x0, "x0"), noise=_big(item.noise, "noise"),
+                status=f"{step_caption(item)} · {item.seconds * 1000:.0f} ms U-Net + step, "
+                       f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
+                scrubber=gr.update(maximum=max(2, len(recorded)), value=len(recorded)))
+
+
+def _stopped(recorded: list[DenoisingStep], decoder: str, schedule) -> tuple:
+    """What a stopped run leaves on the page: its last recorded step, said to be where it stopped."""
+    if not recorded:
+        return _outputs(status="Stopped before the first step.")
+    step = recorded[-1]
+    values = _step_values(step, recorded, decoder)
+    return _outputs(**{**values, "status": "Stopped at " + values["status"],
+                       "plot": schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, step.index)})
+
+
 def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt, size, preview, every, show_noise,
-         guidance_step, attention_step, attention_resolution, progress):
+         guidance_step, attention_step, attention_resolution, session, progress):
     settings = read_settings(prompt, steps, guidance_scale, seed, scheduler, negative_prompt, size or None, preview,
                          every, show_noise, guidance_step, attention_step)
     if attention_resolution:
@@ -111,7 +140,11 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
     schedule = noise_schedule(loaded, settings.scheduler, settings.steps)
     plotted = shown = 0.0
     preview_seconds = 0.0
+    number = STOPS.latest(session)              # the click this run answers (runs of a session go one at a time)
     for item in denoise_together(loaded, settings):
+        if STOPS.pressed(session, number):
+            yield _stopped(recorded, decoder, schedule)
+            return                              # leaving the loop closes it: a shared batch goes on without this run
         if isinstance(item, Denoised):
             break
         preview_seconds += item.preview_seconds
@@ -124,11 +157,7 @@ def _run(prompt, model, steps, guidance_scale, seed, scheduler, negative_prompt,
         if time.monotonic() - shown < SHOW_EVERY_SECONDS and not last:
             continue  # recorded for the scrubber, but a browser sent 3 pictures every 30 ms stops answering clicks
         shown = time.monotonic()
-        values = dict(
-            x_t=_big(item.x_t, "x_t"), x0=_big(item.x0, "x0"), noise=_big(item.noise, "noise"),
-            status=f"{step_caption(item)} · {item.seconds * 1000:.0f} ms U-Net + step, "
-                   f"{item.preview_seconds * 1000:.0f} ms preview ({decoder})",
-            scrubber=gr.update(maximum=max(2, len(recorded)), value=len(recorded)))
+        values = _step_values(item, recorded, decoder)
         if time.monotonic() - plotted > PLOT_EVERY_SECONDS or last:
             # redrawing Plotly on every step would keep a slow browser busy; the marker moves about once a second
             values["plot"] = schedule_figure(schedule.timesteps, schedule.sigmas, schedule.alpha_bars, item.index)
@@ -256,22 +285,6 @@ def python_lines(values: dict) -> list[str]:
     return lines
 
 
-# After Stop has cancelled the run (and a message already on its way has landed), the status says where it stopped.
-# After Stop, updates the server sent before the cancel reached it may still be arriving (a busy machine: a
-# second or more): wait until the status has been still for half a second (5 s at most), then mark it stopped.
-STOPPED_JS = """async () => {
-  const read = () => document.querySelector("#diff-status")?.innerText.trim() || "";
-  let status = read(), still = 0;
-  for (let waited = 0; waited < 5000 && still < 500; waited += 100) {
-    await new Promise((done) => setTimeout(done, 100));
-    const now = read();
-    still = now === status ? still + 100 : 0;
-    status = now;
-  }
-  return status.startsWith("Step ") ? "Stopped at " + status : status;
-}"""
-
-
 def build() -> Controls:
     heavy = heavy_events("diffusion")   # this tab's model-running events: one concurrency group
     crowd = crowd_events("diffusion")   # denoising requests of all users join one batch (denoise_together)
@@ -358,7 +371,7 @@ def build() -> Controls:
 
     run_outputs = [x_t_image, x0_image, noise_image, final_image, previews, timesteps_json, state, status, plot,
                    scrubber, guidance_view, attention_view, attention_note, export_files]
-    run_event = run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
+    run_button.click(clear_run, show_noise, run_outputs, queue=False, show_progress="hidden",
                                  api_visibility="private", trigger_mode="always_last").then(
         run, loop_inputs + [size, preview, every, show_noise, guidance_step, attention_step, attention_resolution],
         run_outputs, api_visibility="private", trigger_mode="always_last", **crowd)
@@ -370,8 +383,10 @@ def build() -> Controls:
     play_event = play_button.click(play, state, [scrubber, x_t_image, x0_image, noise_image, status, plot],
                                    api_visibility="private")
     export_button.click(export_run, state, export_files, api_visibility="private")
-    stop_button.click(None, cancels=[run_event, play_event, compare_event], api_visibility="private").then(
-        None, None, [status], js=STOPPED_JS, api_visibility="private")
+    # the run stops itself at its next step and says where (cancelling its task raced its last update on a busy
+    # server, and the status showed Gradio's "Error"); a playback or a filmstrip is cancelled
+    stop_button.click(stop_run, None, None, queue=False, api_visibility="private")
+    stop_button.click(None, cancels=[play_event, compare_event], api_visibility="private")
     show_noise.change(lambda on: gr.update(visible=bool(on)), show_noise, noise_image, api_visibility="private",
                       show_progress="hidden")
     model.change(update_previews, [model, preview, fwd_decoder], [preview, fwd_decoder], api_visibility="private",

@@ -171,6 +171,25 @@ def test_a_failed_run_clears_the_last_pictures_and_says_it_failed():
         next(run)
 
 
+def test_stop_ends_the_run_at_its_next_step_says_where_and_spares_the_next_run():
+    request = gr.Request(session_hash="a class laptop")
+    tab.clear_run(False, request)                                            # the run button
+    run = tab.run("a red circle", "tiny-shapes-sd", 20, 5.0, 0, "DDIM", "", 0, None, 1, False, 5, 10, 0, request)
+    assert dict(zip(tab.RUN_OUTPUTS, next(run)))["status"].startswith("Step 1 of 20")
+    tab.stop_run(request)
+    rest = [dict(zip(tab.RUN_OUTPUTS, outputs)) for outputs in run]
+    assert len(rest) == 1 and rest[0]["status"].startswith("Stopped at Step 1 of 20")
+    assert isinstance(rest[0]["final"], type(gr.skip())) and rest[0]["x0"].endswith(".png")
+    tab.clear_run(False, request)                                            # pressed again: this run goes on
+    *_, done = tab.run("a red circle", "tiny-shapes-sd", 2, 5.0, 0, "DDIM", "", 0, None, 1, False, 1, 1, 0, request)
+    assert dict(zip(tab.RUN_OUTPUTS, done))["status"].startswith("Done: 2 steps")
+    other = gr.Request(session_hash="another laptop")                        # a Stop stops its own session only
+    tab.clear_run(False, other)
+    tab.stop_run(request)
+    *_, done = tab.run("a red circle", "tiny-shapes-sd", 2, 5.0, 0, "DDIM", "", 0, None, 1, False, 1, 1, 0, other)
+    assert dict(zip(tab.RUN_OUTPUTS, done))["status"].startswith("Done: 2 steps")
+
+
 def test_preview_choices_follow_the_model():
     options = tab.default_preview_options()
     assert options.choices == ["vae"] and options.default == "vae"          # tiny-shapes-sd: its VAE, exact
