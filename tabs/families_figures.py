@@ -375,7 +375,9 @@ def charts(frame, look: Look, baseline: float | None, num_modes: int | None) -> 
     titles = ["Losses<br>(means over 10 steps)", "Energy distance to held-out<br>data (lower: closer)",
               f"Modes covered<br>(of {num_modes})" if num_modes else "Modes covered:<br>this data set has no modes"]
     layout = _layout(look, 300, panels, titles, set())
-    layout["yaxis2"]["type"] = "log"
+    # log axis, every label a whole number: Plotly's own labels between decades are bare digits ("1, 5, 2, 0.1, 5"
+    # read as five and two, for 0.5, 0.2 and 0.05)
+    layout["yaxis2"].update(type="log", tickformat="~g")
     layout["yaxis3"]["range"] = [-0.3, (num_modes or 1) + 0.3]
     for axis in ("xaxis", "xaxis2", "xaxis3"):
         layout[axis]["title"] = {"text": "step", "font": {"size": 11}}

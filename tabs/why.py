@@ -39,6 +39,12 @@ EXAMPLES = [
     ["When Mary and John went to the store, John gave a drink to", DEFAULT_DECODER, "", "Occlusion", ""],
     ["The capital of Italy is", "gemma-3-270m", "", "Gradient × input", ""],
 ]
+# Shown instead of a table of five columns (prompt, model, target, method, contrast), two of them mostly empty,
+# which squeezed each prompt into a column a word wide.
+EXAMPLE_LABELS = ["The Eiffel Tower is in … (integrated gradients)",     # Gradio cuts labels at 50 characters
+                  "The Eiffel Tower: why Paris and not Rome?",
+                  "Mary and John: who gets the drink? (occlusion)",
+                  "Capital of Italy, on Gemma 3 (gradient × input)"]
 assert set(METHOD_LABELS.values()) == set(METHODS) and set(KIND_LABELS.values()) == set(PATCH_KINDS)
 
 
@@ -200,7 +206,8 @@ def build() -> Controls:
     run = gr.Button("Explain this prediction", variant="primary", elem_id="why-run")
     attribution_box = gr.HTML(elem_id="why-attribution")
     attribution_chart = gr.Plot(label="Score per token", elem_id="why-attribution-plot")
-    examples = gr.Examples(EXAMPLES, [prompt, model, target, method, contrast], label="Try these")
+    examples = gr.Examples(EXAMPLES, [prompt, model, target, method, contrast], label="Try these (a click runs it)",
+                           example_labels=EXAMPLE_LABELS, elem_id="why-examples")
     with gr.Accordion("Contributions: every layer, head and MLP (direct logit attribution)", open=True):
         contributions_box = gr.HTML(elem_id="why-contributions")
         contributions_chart = gr.Plot(label="Layers × components", elem_id="why-contributions-plot")

@@ -125,6 +125,20 @@ def test_a_shared_link_restores_and_runs_the_tab(page, app_url):
     assert "".join(chips) == "The capital of Italy is"
 
 
+def test_an_example_is_a_readable_label_and_a_click_runs_it(page):
+    open_tab(page)
+    example = page.locator("#why-examples").get_by_text("Mary and John: who gets the drink? (occlusion)")
+    box = example.bounding_box()
+    assert box["height"] < 60, box          # a line or two, not a column a word wide
+    example.click()
+    expect(page.locator("#why-prompt textarea")).to_have_value(
+        "When Mary and John went to the store, John gave a drink to", timeout=30_000)
+    page.wait_for_function("document.querySelector('#why-attribution-panel')?.innerText.startsWith('Occlusion')",
+                           timeout=WAIT)
+    chips = page.locator("#why-attribution .why-chips .why-chip").all_inner_texts()
+    assert "".join(chips).startswith("When Mary and John")
+
+
 def test_the_tab_has_aa_contrast_in_light_dark_and_projector_mode(page):
     open_tab(page)
     page.click("#why-run")

@@ -161,6 +161,8 @@ def test_each_family_picture_and_the_dark_theme(family):
     assert "real data" in names
     figure = charts(frame, look_of(""), run.baseline_energy, 8)
     assert [trace.name for trace in figure.data][:len(frame.losses.names)] == list(frame.losses.names)
+    # the energy distance's log axis labels every tick in full (Plotly's default: "5" and "2" for 0.5 and 0.2)
+    assert figure.layout.yaxis2.type == "log" and figure.layout.yaxis2.tickformat == "~g"
 
 
 def test_figures_say_what_each_family_shows():

@@ -120,3 +120,11 @@ def test_copy_as_python_is_valid_python_with_the_values():
     assert "client.predict(prompt, model, [], [2], 'zero'" in text          # heads that don't parse: none
     heads = "\n".join(tab.python_lines({**values, "heads": "3.4, 10.*"}))
     assert "[[3, 4], [10, None]]" in heads
+
+
+def test_each_example_has_a_whole_label():
+    """Gradio cuts an example's label after 50 characters (the method, at the end, was lost)."""
+    assert len(tab.EXAMPLE_LABELS) == len(tab.EXAMPLES)
+    assert all(len(label) <= 50 for label in tab.EXAMPLE_LABELS), [len(label) for label in tab.EXAMPLE_LABELS]
+    for label, (prompt, model, target, method, contrast) in zip(tab.EXAMPLE_LABELS, tab.EXAMPLES):
+        assert method.lower() in label.lower() or contrast in label, label
