@@ -2,8 +2,8 @@
 
 The handlers adapt the inputs (tabs/diffusion_inputs.py), call playground.diffusion and format what comes back
 with tabs/diffusion_views.py (figures, escaped HTML) and tabs/outputs.py (pictures as files). The run handler
-streams a preview per step; Stop cancels it. The filmstrips and the forward diffusion are modules of their own
-(tabs/diffusion_filmstrips.py, diffusion_forward.py).
+streams a preview per step; Stop ends it at its next step (StopButtons). The filmstrips and the forward
+diffusion are modules of their own (tabs/diffusion_filmstrips.py, diffusion_forward.py).
 
     >>> outputs = _outputs(status="Starting…")          # one value per output; the rest stay as they are
     >>> outputs[RUN_OUTPUTS.index("status")], len(outputs) == len(RUN_OUTPUTS)
@@ -38,7 +38,6 @@ PLOT_EVERY_SECONDS = 1.0
 SHOW_EVERY_SECONDS = 0.15   # at most about seven streamed updates a second (every step is kept for the scrubber)
 PROMPT = "a small red circle above a large blue square on a white background"
 STOPS = StopButtons()       # the Stop buttons pressed, per browser session
-
 
 
 def model_choices() -> list[tuple[str, str]]:
